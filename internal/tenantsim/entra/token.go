@@ -165,8 +165,8 @@ func (s *Server) verifyClientAssertion(req *tokenRequest, assertion string) *aad
 		s256, _ := t.Header["x5t#S256"].(string)
 		sha1t, _ := t.Header["x5t"].(string)
 		switch {
-		case s256 != "" && s256 == x5tS256(cert.Raw):
-		case s256 == "" && sha1t != "" && sha1t == x5t(cert.Raw):
+		case s256 != "" && thumbprintMatches(s256, x5tS256(cert.Raw)):
+		case s256 == "" && sha1t != "" && thumbprintMatches(sha1t, x5t(cert.Raw)):
 		default:
 			return nil, errKeyNotFound
 		}
@@ -199,12 +199,25 @@ func (s *Server) verifyClientAssertion(req *tokenRequest, assertion string) *aad
 
 var errKeyNotFound = errors.New("assertion key not registered")
 
+// thumbprintMatches compares a header thumbprint with want (base64url).
+// RFC 7515 says base64url, but MSAL sends standard base64 with padding and
+// Entra accepts both.
+func thumbprintMatches(header, want string) bool {
+	wantRaw, _ := base64.RawURLEncoding.DecodeString(want)
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
+		if got, err := enc.DecodeString(header); err == nil {
+			return subtle.ConstantTimeCompare(got, wantRaw) == 1
+		}
+	}
+	return false
+}
+
 // isOwnTokenEndpoint accepts the v2 or v1 token endpoint of this tenant,
-// addressed by the path segment used or the tenant id.
+// addressed by the path segment used, the tenant id or a verified domain.
 func (s *Server) isOwnTokenEndpoint(req *tokenRequest, aud jwt.ClaimStrings) bool {
 	base := s.baseURL(req.r)
 	var want []string
-	for _, t := range []string{req.seg, req.tid} {
+	for _, t := range append([]string{req.seg, req.tid}, s.dir.VerifiedDomains()...) {
 		want = append(want, base+"/"+t+"/oauth2/v2.0/token", base+"/"+t+"/oauth2/token")
 	}
 	for _, a := range aud {
