@@ -91,8 +91,10 @@ func TestAzidentity(t *testing.T) {
 			wantCode:   "AADSTS7000215",
 		},
 		{
-			name:       "unknown client",
-			cred:       func() (azcore.TokenCredential, error) { return secretCred(testTenant, "bbbbbbbb-0000-0000-0000-000000000009", "x") },
+			name: "unknown client",
+			cred: func() (azcore.TokenCredential, error) {
+				return secretCred(testTenant, "bbbbbbbb-0000-0000-0000-000000000009", "x")
+			},
 			wantStatus: http.StatusBadRequest,
 			wantCode:   "AADSTS700016",
 		},
