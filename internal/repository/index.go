@@ -1,0 +1,248 @@
+package repository
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/entravault/entravault/internal/repository/content"
+	"github.com/entravault/entravault/internal/repository/pack"
+)
+
+// loc is where a content id lives.
+type loc struct {
+	pack   uint32 // into index.packs
+	group  uint32
+	kind   pack.Kind
+	offset uint32
+	length uint32
+}
+
+type packInfo struct {
+	name   string
+	size   int64
+	header *pack.Header
+}
+
+// index maps content ids to packs. It is the union of the immutable index
+// files in the bucket plus what this process wrote since.
+type index struct {
+	mu     sync.RWMutex
+	byID   map[content.ID]loc
+	packs  []packInfo
+	byName map[string]uint32
+	files  map[string]bool
+}
+
+func newIndex() *index {
+	return &index{byID: map[content.ID]loc{}, byName: map[string]uint32{}, files: map[string]bool{}}
+}
+
+func (x *index) lookup(id content.ID) (loc, packInfo, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	l, ok := x.byID[id]
+	if !ok {
+		return loc{}, packInfo{}, false
+	}
+	return l, x.packs[l.pack], true
+}
+
+func (x *index) has(id content.ID) bool {
+	x.mu.RLock()
+	_, ok := x.byID[id]
+	x.mu.RUnlock()
+	return ok
+}
+
+// addPack registers a pack; entries already indexed elsewhere keep their
+// first location (duplicates from a crashed or concurrent writer are
+// harmless: both copies hold the same bytes).
+func (x *index) addPack(name string, size int64, h *pack.Header) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, ok := x.byName[name]; ok {
+		return
+	}
+	p := uint32(len(x.packs))
+	x.packs = append(x.packs, packInfo{name: name, size: size, header: h})
+	x.byName[name] = p
+	for _, e := range h.Entries {
+		if _, ok := x.byID[e.ID]; !ok {
+			x.byID[e.ID] = loc{pack: p, group: e.Group, kind: e.Kind, offset: e.Offset, length: e.Length}
+		}
+	}
+}
+
+func (x *index) packList() []packInfo {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return append([]packInfo(nil), x.packs...)
+}
+
+// encodeIndexFile lists packs with their headers.
+func encodeIndexFile(packs []packInfo) []byte {
+	var out []byte
+	out = binary.AppendUvarint(out, uint64(len(packs)))
+	for _, p := range packs {
+		out = binary.AppendUvarint(out, uint64(len(p.name)))
+		out = append(out, p.name...)
+		out = binary.AppendUvarint(out, uint64(p.size))
+		h := pack.EncodeHeader(p.header)
+		out = binary.AppendUvarint(out, uint64(len(h)))
+		out = append(out, h...)
+	}
+	return out
+}
+
+func decodeIndexFile(b []byte) ([]packInfo, error) {
+	bad := errors.New("malformed index file")
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, bad
+	}
+	b = b[k:]
+	var out []packInfo
+	for range n {
+		var p packInfo
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return nil, bad
+		}
+		p.name = string(b[k : k+int(l)])
+		b = b[k+int(l):]
+		sz, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, bad
+		}
+		p.size = int64(sz)
+		b = b[k:]
+		l, k = binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return nil, bad
+		}
+		h, err := pack.DecodeHeader(b[k : k+int(l)])
+		if err != nil {
+			return nil, err
+		}
+		p.header = h
+		b = b[k+int(l):]
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// writeIndex stores an index file for packs and registers them.
+func (r *Repository) writeIndex(ctx context.Context, packs []packInfo) error {
+	if len(packs) == 0 {
+		return nil
+	}
+	plain := encodeIndexFile(packs)
+	name := r.keys.Name([]byte("index"), plain)
+	if err := r.st.put(ctx, "index/"+name, r.sealBlob("index", plain)); err != nil && !errors.Is(err, errBlobExists) {
+		return err
+	}
+	r.idx.mu.Lock()
+	r.idx.files[name] = true
+	r.idx.mu.Unlock()
+	for _, p := range packs {
+		r.idx.addPack(p.name, p.size, p.header)
+	}
+	return nil
+}
+
+// refreshIndex loads index files written by others. If one we knew is gone
+// (prune replaced it), the index is rebuilt from scratch.
+func (r *Repository) refreshIndex(ctx context.Context) error {
+	files, err := r.st.list(ctx, "index")
+	if err != nil {
+		return err
+	}
+	present := make(map[string]bool, len(files))
+	for _, f := range files {
+		present[f.name] = true
+	}
+	r.idx.mu.Lock()
+	for name := range r.idx.files {
+		if !present[name] {
+			fresh := newIndex()
+			r.idx.byID, r.idx.packs, r.idx.byName, r.idx.files = fresh.byID, fresh.packs, fresh.byName, fresh.files
+			r.groups.clear()
+			break
+		}
+	}
+	var todo []string
+	for _, f := range files {
+		if !r.idx.files[f.name] {
+			todo = append(todo, f.name)
+		}
+	}
+	r.idx.mu.Unlock()
+	for _, name := range todo {
+		sealed, err := r.st.get(ctx, "index/"+name)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed by a concurrent prune; its packs are in its successor
+		}
+		if err != nil {
+			return err
+		}
+		plain, err := r.openBlob("index", name, sealed)
+		if err != nil {
+			return err
+		}
+		packs, err := decodeIndexFile(plain)
+		if err != nil {
+			return fmt.Errorf("%w: index/%s: %v", ErrCorrupt, name, err)
+		}
+		for _, p := range packs {
+			r.idx.addPack(p.name, p.size, p.header)
+		}
+		r.idx.mu.Lock()
+		r.idx.files[name] = true
+		r.idx.mu.Unlock()
+	}
+	return nil
+}
+
+// readContent returns the stored bytes of id.
+func (r *Repository) readContent(ctx context.Context, id content.ID) ([]byte, pack.Kind, error) {
+	l, p, ok := r.idx.lookup(id)
+	if !ok {
+		// Another process may have written it since we loaded the index.
+		if err := r.refreshIndex(ctx); err != nil {
+			return nil, 0, err
+		}
+		l, p, ok = r.idx.lookup(id)
+	}
+	if !ok {
+		return nil, 0, fmt.Errorf("content %s: %w: missing from index", id.Short(), ErrCorrupt)
+	}
+	g, err := r.readGroup(ctx, p, l.group)
+	if err != nil {
+		return nil, 0, err
+	}
+	return g[l.offset : l.offset+l.length : l.offset+l.length], l.kind, nil
+}
+
+func (r *Repository) readGroup(ctx context.Context, p packInfo, gi uint32) ([]byte, error) {
+	key := fmt.Sprintf("%s/%d", p.name, gi)
+	if v, ok := r.groups.get(key); ok {
+		return v.([]byte), nil
+	}
+	g := p.header.Groups[gi]
+	sealed, err := r.st.getRange(ctx, "packs/"+p.name, int64(g.Off), int64(g.Len))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: pack %s missing: %w", ErrCorrupt, p.name, err)
+		}
+		return nil, err
+	}
+	plain, err := pack.OpenGroup(r.keys, p.name, gi, g, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pack %s: %w", ErrCorrupt, p.name, err)
+	}
+	r.groups.add(key, plain, len(plain))
+	return plain, nil
+}

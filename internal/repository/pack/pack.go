@@ -1,0 +1,274 @@
+package pack
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/entravault/entravault/internal/repository/content"
+	"github.com/entravault/entravault/internal/repository/crypto"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Kind tells what a stored blob is.
+type Kind uint8
+
+const (
+	// KindObject is an object's exact JSON; its id hashes the canonical form.
+	KindObject Kind = 1
+	// KindTree is internal metadata (snapshot trees); its id hashes the bytes.
+	KindTree Kind = 2
+)
+
+const (
+	magic       = "EVP1"
+	trailerSize = 4 + len(magic)
+	headerGroup = 4 + 4 + 4 + 32
+	headerEntry = 32 + 1 + 4 + 4 + 4
+	headerIndex = 0xFFFFFFFF // nonce counter reserved for the header
+)
+
+// ErrCorrupt means a pack's bytes do not match what its name and header
+// promise: bad trailer, failed authentication, wrong hash.
+var ErrCorrupt = errors.New("pack corrupt")
+
+// Item is one blob inside a group.
+type Item struct {
+	ID     content.ID
+	Kind   Kind
+	Offset uint32 // within the decompressed group
+	Length uint32
+}
+
+// Group is a sealed group's place inside its pack.
+type Group struct {
+	Off, Len uint32   // sealed bytes within the pack
+	RawLen   uint32   // decompressed length
+	Sum      [32]byte // SHA-256 of the compressed plaintext
+}
+
+// Entry is an item with its group.
+type Entry struct {
+	Item
+	Group uint32
+}
+
+// Header is the decrypted pack header.
+type Header struct {
+	Groups  []Group
+	Entries []Entry
+}
+
+var (
+	encOnce sync.Once
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+)
+
+func codecs() (*zstd.Encoder, *zstd.Decoder) {
+	encOnce.Do(func() {
+		var err error
+		// EncodeAll/DecodeAll are safe for concurrent use; CRC is redundant
+		// under GCM.
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+		if err != nil {
+			panic(err)
+		}
+		dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return enc, dec
+}
+
+// Builder accumulates compressed groups until Seal. Not safe for concurrent use.
+type Builder struct {
+	keys   *crypto.Keys
+	groups [][]byte // compressed plaintext
+	hdr    Header
+	size   int
+}
+
+// NewBuilder returns an empty pack builder.
+func NewBuilder(keys *crypto.Keys) *Builder { return &Builder{keys: keys} }
+
+// AddGroup compresses plain (the concatenated blobs described by items) as
+// one group. plain may be reused by the caller afterwards.
+func (b *Builder) AddGroup(plain []byte, items []Item) {
+	e, _ := codecs()
+	z := e.EncodeAll(plain, make([]byte, 0, len(plain)/3))
+	g := uint32(len(b.groups))
+	b.groups = append(b.groups, z)
+	b.hdr.Groups = append(b.hdr.Groups, Group{RawLen: uint32(len(plain)), Sum: sha256.Sum256(z)})
+	for _, it := range items {
+		b.hdr.Entries = append(b.hdr.Entries, Entry{Item: it, Group: g})
+	}
+	b.size += len(z) + crypto.Overhead
+}
+
+// Size is the pack's approximate size so far.
+func (b *Builder) Size() int { return b.size }
+
+// Empty reports whether nothing was added.
+func (b *Builder) Empty() bool { return len(b.groups) == 0 }
+
+// Seal encrypts everything and returns the pack's name, bytes and header.
+// The builder must not be used afterwards.
+func (b *Builder) Seal() (string, []byte, *Header) {
+	off := uint32(0)
+	for i, z := range b.groups {
+		b.hdr.Groups[i].Off = off
+		b.hdr.Groups[i].Len = uint32(len(z) + crypto.Overhead)
+		off += b.hdr.Groups[i].Len
+	}
+	plainHdr := EncodeHeader(&b.hdr)
+	nameMAC := b.keys.MAC([]byte("pack"), plainHdr)
+	name := fmt.Sprintf("%x", nameMAC)
+	out := make([]byte, 0, int(off)+len(plainHdr)+crypto.Overhead+trailerSize)
+	for i, z := range b.groups {
+		out = b.keys.Seal(out, nonce(b.keys, name, uint32(i)), z, ad(name, uint32(i)))
+	}
+	start := len(out)
+	out = b.keys.Seal(out, nonce(b.keys, name, headerIndex), plainHdr, ad(name, headerIndex))
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(out)-start))
+	out = append(out, magic...)
+	return name, out, &b.hdr
+}
+
+func nonce(k *crypto.Keys, name string, i uint32) []byte {
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], i)
+	// Deterministic per (pack, group): a name is bound to its exact
+	// plaintext, so a repeated nonce only ever re-encrypts identical data.
+	return k.MAC([]byte("nonce"), []byte(name), n[:])[:crypto.NonceSize]
+}
+
+func ad(name string, i uint32) []byte {
+	return binary.LittleEndian.AppendUint32([]byte(name), i)
+}
+
+// EncodeHeader serialises a header (used by index files).
+func EncodeHeader(h *Header) []byte {
+	out := make([]byte, 0, 8+len(h.Groups)*headerGroup+len(h.Entries)*headerEntry)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(h.Groups)))
+	for _, g := range h.Groups {
+		out = binary.LittleEndian.AppendUint32(out, g.Off)
+		out = binary.LittleEndian.AppendUint32(out, g.Len)
+		out = binary.LittleEndian.AppendUint32(out, g.RawLen)
+		out = append(out, g.Sum[:]...)
+	}
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(h.Entries)))
+	for _, e := range h.Entries {
+		out = append(out, e.ID[:]...)
+		out = append(out, byte(e.Kind))
+		out = binary.LittleEndian.AppendUint32(out, e.Group)
+		out = binary.LittleEndian.AppendUint32(out, e.Offset)
+		out = binary.LittleEndian.AppendUint32(out, e.Length)
+	}
+	return out
+}
+
+// DecodeHeader parses EncodeHeader output.
+func DecodeHeader(b []byte) (*Header, error) {
+	bad := fmt.Errorf("%w: malformed header", ErrCorrupt)
+	if len(b) < 4 {
+		return nil, bad
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	b = b[4:]
+	if n > len(b)/headerGroup {
+		return nil, bad
+	}
+	h := &Header{Groups: make([]Group, n)}
+	for i := range h.Groups {
+		g := &h.Groups[i]
+		g.Off = binary.LittleEndian.Uint32(b)
+		g.Len = binary.LittleEndian.Uint32(b[4:])
+		g.RawLen = binary.LittleEndian.Uint32(b[8:])
+		copy(g.Sum[:], b[12:44])
+		b = b[headerGroup:]
+	}
+	if len(b) < 4 {
+		return nil, bad
+	}
+	n = int(binary.LittleEndian.Uint32(b))
+	b = b[4:]
+	if n != len(b)/headerEntry || len(b)%headerEntry != 0 {
+		return nil, bad
+	}
+	h.Entries = make([]Entry, n)
+	for i := range h.Entries {
+		e := &h.Entries[i]
+		copy(e.ID[:], b[:32])
+		e.Kind = Kind(b[32])
+		e.Group = binary.LittleEndian.Uint32(b[33:])
+		e.Offset = binary.LittleEndian.Uint32(b[37:])
+		e.Length = binary.LittleEndian.Uint32(b[41:])
+		if int(e.Group) >= len(h.Groups) || uint64(e.Offset)+uint64(e.Length) > uint64(h.Groups[e.Group].RawLen) {
+			return nil, bad
+		}
+		b = b[headerEntry:]
+	}
+	return h, nil
+}
+
+// TrailerSize is how many bytes at the end of a pack hold the header length.
+const TrailerSize = trailerSize
+
+// HeaderLen reads the sealed header length from a pack's trailer.
+func HeaderLen(trailer []byte) (int, error) {
+	if len(trailer) != trailerSize || string(trailer[4:]) != magic {
+		return 0, fmt.Errorf("%w: bad trailer", ErrCorrupt)
+	}
+	return int(binary.LittleEndian.Uint32(trailer)), nil
+}
+
+// OpenHeader decrypts a sealed header and checks that it hashes to name.
+func OpenHeader(k *crypto.Keys, name string, sealed []byte) (*Header, error) {
+	plain, err := k.Open(nil, nonce(k, name, headerIndex), sealed, ad(name, headerIndex))
+	if err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
+	}
+	if fmt.Sprintf("%x", k.MAC([]byte("pack"), plain)) != name {
+		return nil, fmt.Errorf("%w: header does not match pack name", ErrCorrupt)
+	}
+	return DecodeHeader(plain)
+}
+
+// ReadHeader parses a whole pack's header (used by verify and index rebuild).
+func ReadHeader(k *crypto.Keys, name string, blob []byte) (*Header, error) {
+	if len(blob) < trailerSize {
+		return nil, fmt.Errorf("%w: too short", ErrCorrupt)
+	}
+	n, err := HeaderLen(blob[len(blob)-trailerSize:])
+	if err != nil {
+		return nil, err
+	}
+	end := len(blob) - trailerSize
+	if n > end {
+		return nil, fmt.Errorf("%w: header length out of range", ErrCorrupt)
+	}
+	return OpenHeader(k, name, blob[end-n:end])
+}
+
+// OpenGroup decrypts, checks and decompresses group i of pack name, given
+// its sealed bytes and its header record.
+func OpenGroup(k *crypto.Keys, name string, i uint32, g Group, sealed []byte) ([]byte, error) {
+	z, err := k.Open(nil, nonce(k, name, i), sealed, ad(name, i))
+	if err != nil {
+		return nil, fmt.Errorf("%w: group %d: %v", ErrCorrupt, i, err)
+	}
+	if sha256.Sum256(z) != g.Sum {
+		return nil, fmt.Errorf("%w: group %d: hash mismatch", ErrCorrupt, i)
+	}
+	_, d := codecs()
+	plain, err := d.DecodeAll(z, make([]byte, 0, g.RawLen))
+	if err != nil || len(plain) != int(g.RawLen) {
+		return nil, fmt.Errorf("%w: group %d: decompress", ErrCorrupt, i)
+	}
+	return plain, nil
+}

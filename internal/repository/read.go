@@ -1,0 +1,177 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/entravault/entravault/internal/repository/content"
+	"github.com/entravault/entravault/internal/repository/jsondiff"
+)
+
+// Get returns an object's stored bytes as of a snapshot. An object absent
+// from the snapshot gives ErrNotFound; damaged data ErrCorrupt.
+func (r *Repository) Get(ctx context.Context, snap SnapshotID, objType, id string) ([]byte, error) {
+	m, err := r.loadManifest(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	e, ok, err := r.lookup(ctx, m, objKey(objType, id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s %s in snapshot %s: %w", objType, id, snap.Short(), ErrNotFound)
+	}
+	raw, _, err := r.readContent(ctx, e.cid)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", objType, id, err)
+	}
+	return append([]byte(nil), raw...), nil
+}
+
+// Version is one state of an object in its history.
+type Version struct {
+	Snapshot SnapshotID
+	Time     time.Time
+	// ContentID is empty when the object was deleted in this snapshot.
+	ContentID string
+	Size      int
+	Deleted   bool
+}
+
+// History lists the snapshots of a scope in which an object appeared,
+// changed or disappeared, oldest first.
+func (r *Repository) History(ctx context.Context, connector, scope, objType, id string) ([]Version, error) {
+	infos, err := r.Snapshots(ctx, Filter{Connector: connector, Scope: scope})
+	if err != nil {
+		return nil, err
+	}
+	key := objKey(objType, id)
+	var out []Version
+	var last content.ID
+	present := false
+	for _, s := range infos {
+		m, err := r.loadManifest(ctx, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		e, ok, err := r.lookup(ctx, m, key)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case ok && (!present || e.cid != last):
+			out = append(out, Version{Snapshot: s.ID, Time: s.Time, ContentID: e.cid.String(), Size: int(e.size)})
+			last, present = e.cid, true
+		case !ok && present:
+			out = append(out, Version{Snapshot: s.ID, Time: s.Time, Deleted: true})
+			present = false
+		}
+	}
+	return out, nil
+}
+
+// ChangeKind classifies a Change.
+type ChangeKind string
+
+const (
+	Added   ChangeKind = "added"
+	Removed ChangeKind = "removed"
+	Changed ChangeKind = "changed"
+)
+
+// Change is one object that differs between two snapshots. Properties is
+// set for Changed objects.
+type Change struct {
+	Type, ID   string
+	Kind       ChangeKind
+	Properties []jsondiff.Change
+}
+
+// Diff calls fn for every object that differs between two snapshots, in
+// type/id order. Objects whose canonical JSON is equal are not reported.
+func (r *Repository) Diff(ctx context.Context, from, to SnapshotID, fn func(Change) error) error {
+	mf, err := r.loadManifest(ctx, from)
+	if err != nil {
+		return err
+	}
+	mt, err := r.loadManifest(ctx, to)
+	if err != nil {
+		return err
+	}
+	a, err := r.view(ctx, mf)
+	if err != nil {
+		return err
+	}
+	b, err := r.view(ctx, mt)
+	if err != nil {
+		return err
+	}
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var c Change
+		switch {
+		case j == len(b) || (i < len(a) && a[i].key < b[j].key):
+			c.Type, c.ID = splitKey(a[i].key)
+			c.Kind = Removed
+			i++
+		case i == len(a) || b[j].key < a[i].key:
+			c.Type, c.ID = splitKey(b[j].key)
+			c.Kind = Added
+			j++
+		default:
+			ea, eb := a[i], b[j]
+			i++
+			j++
+			if ea.cid == eb.cid {
+				continue
+			}
+			c.Type, c.ID = splitKey(ea.key)
+			c.Kind = Changed
+			ra, _, err := r.readContent(ctx, ea.cid)
+			if err != nil {
+				return err
+			}
+			rb, _, err := r.readContent(ctx, eb.cid)
+			if err != nil {
+				return err
+			}
+			if c.Properties, err = jsondiff.Diff(ra, rb); err != nil {
+				return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, c.Type, c.ID, err)
+			}
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Walk streams every object of a snapshot to fn in type/id order. raw is
+// only valid during the call.
+func (r *Repository) Walk(ctx context.Context, snap SnapshotID, fn func(objType, id string, raw []byte) error) error {
+	m, err := r.loadManifest(ctx, snap)
+	if err != nil {
+		return err
+	}
+	es, err := r.view(ctx, m)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		raw, _, err := r.readContent(ctx, e.cid)
+		if err != nil {
+			t, id := splitKey(e.key)
+			return fmt.Errorf("%s %s: %w", t, id, err)
+		}
+		t, id := splitKey(e.key)
+		if err := fn(t, id, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,349 @@
+package repository
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+
+	"github.com/entravault/entravault/internal/repository/content"
+	"github.com/entravault/entravault/internal/repository/pack"
+)
+
+// entry is one object in a snapshot's object map. key is type + "\x00" + id,
+// so sorting by key groups objects by type.
+type entry struct {
+	key     string
+	cid     content.ID
+	sum     [16]byte // SHA-256 prefix of the raw bytes: unchanged objects skip canonicalisation
+	size    uint32   // raw length
+	deleted bool     // only in delta blobs
+}
+
+func objKey(objType, id string) string { return objType + "\x00" + id }
+
+func splitKey(k string) (objType, id string) {
+	t, id, _ := strings.Cut(k, "\x00")
+	return t, id
+}
+
+// chunkMask sets the average base-tree chunk to 64 entries. Boundaries depend
+// on keys only, so an insertion or change touches one chunk, not all after it.
+const chunkMask = 63
+
+func isBoundary(key string) bool {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return h.Sum64()&chunkMask == 0
+}
+
+const (
+	treeChunk = 'C' // sorted entries
+	treeRoot  = 'R' // list of chunk refs
+	treeSeen  = 'S' // keys seen by a full-scan writer (checkpoints)
+)
+
+func encodeEntries(kind byte, es []entry) []byte {
+	out := make([]byte, 0, 1+len(es)*90)
+	out = append(out, kind)
+	out = binary.AppendUvarint(out, uint64(len(es)))
+	for _, e := range es {
+		out = binary.AppendUvarint(out, uint64(len(e.key)))
+		out = append(out, e.key...)
+		if e.deleted {
+			out = append(out, 1)
+			continue
+		}
+		out = append(out, 0)
+		out = append(out, e.cid[:]...)
+		out = append(out, e.sum[:]...)
+		out = binary.AppendUvarint(out, uint64(e.size))
+	}
+	return out
+}
+
+var errBadTree = errors.New("malformed tree blob")
+
+func decodeEntries(kind byte, b []byte) ([]entry, error) {
+	if len(b) < 1 || b[0] != kind {
+		return nil, errBadTree
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errBadTree
+	}
+	b = b[k:]
+	es := make([]entry, n)
+	for i := range es {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l+1 {
+			return nil, errBadTree
+		}
+		e := &es[i]
+		e.key = string(b[k : k+int(l)])
+		b = b[k+int(l):]
+		e.deleted = b[0] == 1
+		b = b[1:]
+		if e.deleted {
+			continue
+		}
+		if len(b) < 48 {
+			return nil, errBadTree
+		}
+		copy(e.cid[:], b[:32])
+		copy(e.sum[:], b[32:48])
+		b = b[48:]
+		sz, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, errBadTree
+		}
+		e.size = uint32(sz)
+		b = b[k:]
+	}
+	return es, nil
+}
+
+// chunkRef points at one base-tree chunk.
+type chunkRef struct {
+	first string // first key in the chunk
+	id    content.ID
+	count int
+}
+
+func encodeRoot(refs []chunkRef) []byte {
+	out := []byte{treeRoot}
+	out = binary.AppendUvarint(out, uint64(len(refs)))
+	for _, r := range refs {
+		out = binary.AppendUvarint(out, uint64(len(r.first)))
+		out = append(out, r.first...)
+		out = append(out, r.id[:]...)
+		out = binary.AppendUvarint(out, uint64(r.count))
+	}
+	return out
+}
+
+func decodeRoot(b []byte) ([]chunkRef, error) {
+	if len(b) < 1 || b[0] != treeRoot {
+		return nil, errBadTree
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errBadTree
+	}
+	b = b[k:]
+	refs := make([]chunkRef, n)
+	for i := range refs {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l+32 {
+			return nil, errBadTree
+		}
+		refs[i].first = string(b[k : k+int(l)])
+		b = b[k+int(l):]
+		copy(refs[i].id[:], b[:32])
+		b = b[32:]
+		c, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, errBadTree
+		}
+		refs[i].count = int(c)
+		b = b[k:]
+	}
+	return refs, nil
+}
+
+// treeBlob is something to store as KindTree content.
+type treeBlob struct {
+	id   content.ID
+	data []byte
+}
+
+func makeTreeBlob(data []byte) treeBlob { return treeBlob{id: content.SumBytes(data), data: data} }
+
+// chunkBase splits a sorted, deletion-free entry list into content-defined
+// chunks and returns the blobs to store (chunks, then the root).
+func chunkBase(es []entry) (root treeBlob, chunks []treeBlob) {
+	var refs []chunkRef
+	start := 0
+	for i := range es {
+		if isBoundary(es[i].key) || i == len(es)-1 {
+			c := makeTreeBlob(encodeEntries(treeChunk, es[start:i+1]))
+			chunks = append(chunks, c)
+			refs = append(refs, chunkRef{first: es[start].key, id: c.id, count: i + 1 - start})
+			start = i + 1
+		}
+	}
+	return makeTreeBlob(encodeRoot(refs)), chunks
+}
+
+// loadTree returns a decoded tree blob (entries or root), cached.
+func (r *Repository) loadTree(ctx context.Context, id content.ID) (any, error) {
+	if v, ok := r.trees.get(string(id[:])); ok {
+		return v, nil
+	}
+	raw, kind, err := r.readContent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != pack.KindTree || len(raw) == 0 {
+		return nil, fmt.Errorf("%w: tree %s: wrong kind", ErrCorrupt, id.Short())
+	}
+	var v any
+	switch raw[0] {
+	case treeRoot:
+		v, err = decodeRoot(raw)
+	default:
+		v, err = decodeEntries(raw[0], raw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: tree %s: %v", ErrCorrupt, id.Short(), err)
+	}
+	r.trees.add(string(id[:]), v, len(raw)*2)
+	return v, nil
+}
+
+func (r *Repository) loadEntries(ctx context.Context, id content.ID) ([]entry, error) {
+	v, err := r.loadTree(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	es, ok := v.([]entry)
+	if !ok {
+		return nil, fmt.Errorf("%w: tree %s: want entries", ErrCorrupt, id.Short())
+	}
+	return es, nil
+}
+
+func (r *Repository) loadRoot(ctx context.Context, id content.ID) ([]chunkRef, error) {
+	v, err := r.loadTree(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	refs, ok := v.([]chunkRef)
+	if !ok {
+		return nil, fmt.Errorf("%w: tree %s: want root", ErrCorrupt, id.Short())
+	}
+	return refs, nil
+}
+
+// view materialises a manifest's object map: base plus deltas, sorted by key.
+func (r *Repository) view(ctx context.Context, m *manifest) ([]entry, error) {
+	var base []entry
+	if !m.Base.IsZero() {
+		refs, err := r.loadRoot(ctx, m.Base)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, ref := range refs {
+			n += ref.count
+		}
+		base = make([]entry, 0, n)
+		for _, ref := range refs {
+			es, err := r.loadEntries(ctx, ref.id)
+			if err != nil {
+				return nil, err
+			}
+			base = append(base, es...)
+		}
+	}
+	for _, d := range m.Deltas {
+		es, err := r.loadEntries(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		base = mergeDelta(base, es)
+	}
+	return base, nil
+}
+
+// mergeDelta applies a sorted delta to a sorted base, dropping deletions.
+func mergeDelta(base, delta []entry) []entry {
+	out := make([]entry, 0, len(base)+len(delta))
+	i, j := 0, 0
+	for i < len(base) || j < len(delta) {
+		switch {
+		case j == len(delta) || (i < len(base) && base[i].key < delta[j].key):
+			out = append(out, base[i])
+			i++
+		default:
+			if i < len(base) && base[i].key == delta[j].key {
+				i++
+			}
+			if !delta[j].deleted {
+				out = append(out, delta[j])
+			}
+			j++
+		}
+	}
+	return out
+}
+
+// lookup finds one key in a manifest without materialising the whole view:
+// newest delta first, then a binary search of the base.
+func (r *Repository) lookup(ctx context.Context, m *manifest, key string) (entry, bool, error) {
+	for i := len(m.Deltas) - 1; i >= 0; i-- {
+		es, err := r.loadEntries(ctx, m.Deltas[i])
+		if err != nil {
+			return entry{}, false, err
+		}
+		if k, ok := slices.BinarySearchFunc(es, key, cmpEntryKey); ok {
+			return es[k], !es[k].deleted, nil
+		}
+	}
+	if m.Base.IsZero() {
+		return entry{}, false, nil
+	}
+	refs, err := r.loadRoot(ctx, m.Base)
+	if err != nil {
+		return entry{}, false, err
+	}
+	// the last chunk whose first key is <= key
+	c := sortSearch(len(refs), func(i int) bool { return refs[i].first > key }) - 1
+	if c < 0 {
+		return entry{}, false, nil
+	}
+	es, err := r.loadEntries(ctx, refs[c].id)
+	if err != nil {
+		return entry{}, false, err
+	}
+	if k, ok := slices.BinarySearchFunc(es, key, cmpEntryKey); ok {
+		return es[k], true, nil
+	}
+	return entry{}, false, nil
+}
+
+func cmpEntryKey(e entry, key string) int { return strings.Compare(e.key, key) }
+
+func sortSearch(n int, f func(int) bool) int {
+	lo, hi := 0, n
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if !f(h) {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	return lo
+}
+
+// treeIDs lists every tree blob a manifest references (for prune and verify).
+func (r *Repository) treeIDs(ctx context.Context, m *manifest) ([]content.ID, error) {
+	var ids []content.ID
+	if !m.Base.IsZero() {
+		ids = append(ids, m.Base)
+		refs, err := r.loadRoot(ctx, m.Base)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			ids = append(ids, ref.id)
+		}
+	}
+	return append(ids, m.Deltas...), nil
+}

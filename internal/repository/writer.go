@@ -1,0 +1,543 @@
+package repository
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/entravault/entravault/internal/repository/content"
+	"github.com/entravault/entravault/internal/repository/pack"
+)
+
+// WriterOptions describe one snapshot: one run of a connector over a scope.
+type WriterOptions struct {
+	Connector, Scope string
+	// Parent is the previous snapshot of the same scope. Its objects are
+	// carried over unless Put (changed) or Deleted; unchanged Puts cost a
+	// hash and a map lookup.
+	Parent SnapshotID
+	// Time is the snapshot time; zero means now.
+	Time time.Time
+	// Full means the run Puts every object that exists, so objects of
+	// Parent that were not Put are removed at Commit (no delta query).
+	Full bool
+}
+
+// maxDeltas and the delta/base ratio bound the delta chain; past either the
+// next commit writes a new base tree, whose unchanged chunks dedup.
+const maxDeltas = 64
+
+// Writer writes one snapshot. It is not safe for concurrent use. Put,
+// Delete and SetState record changes; Checkpoint makes them durable and
+// resumable; Commit makes the snapshot visible. An error from the storage
+// side is sticky: every later call returns it and the writer must be
+// aborted (ResumeWriter from the last checkpoint continues the run).
+type Writer struct {
+	r    *Repository
+	opts WriterOptions
+	lock *repoLock
+
+	parentID   SnapshotID
+	parent     *manifest
+	parentList []entry        // sorted
+	parentPos  map[string]int // key → index in parentList
+	changes    map[string]entry
+	seen       map[string]struct{}
+	state      map[string]string
+
+	pending map[content.ID]struct{} // stored since the last index write
+	group   []byte
+	items   []pack.Item
+	pk      *packer
+
+	ctx    context.Context // lives until Commit/Abort; cancels uploads
+	cancel context.CancelFunc
+	err    error
+	done   bool
+}
+
+// NewWriter starts a snapshot. It takes a shared lock (waiting for a
+// running prune) held until Commit or Abort.
+func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) (*Writer, error) {
+	if opts.Connector == "" || opts.Scope == "" {
+		return nil, errors.New("writer: connector and scope are required")
+	}
+	if opts.Time.IsZero() {
+		opts.Time = time.Now()
+	}
+	opts.Time = opts.Time.UTC()
+	l, err := r.lock(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{r: r, opts: opts, lock: l, changes: map[string]entry{}, state: map[string]string{},
+		pending: map[content.ID]struct{}{}}
+	if opts.Full {
+		w.seen = map[string]struct{}{}
+	}
+	if err := w.init(ctx); err != nil {
+		l.release(ctx)
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Writer) init(ctx context.Context) error {
+	// Under the lock, pick up index changes (prune may have run since Open):
+	// dedup must only trust content that still exists.
+	if err := w.r.refreshIndex(ctx); err != nil {
+		return err
+	}
+	if w.opts.Parent != "" {
+		m, err := w.r.loadManifest(ctx, w.opts.Parent)
+		if err != nil {
+			return fmt.Errorf("writer: parent: %w", err)
+		}
+		if m.Connector != w.opts.Connector || m.Scope != w.opts.Scope {
+			return fmt.Errorf("writer: parent %s belongs to %s/%s", w.opts.Parent.Short(), m.Connector, m.Scope)
+		}
+		list, err := w.r.view(ctx, m)
+		if err != nil {
+			return fmt.Errorf("writer: parent: %w", err)
+		}
+		w.parentID, w.parent, w.parentList = w.opts.Parent, m, list
+		w.parentPos = make(map[string]int, len(list))
+		for i, e := range list {
+			w.parentPos[e.key] = i
+		}
+		maps.Copy(w.state, m.State)
+	}
+	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	w.pk = newPacker(w.ctx, w.r)
+	w.group = make([]byte, 0, w.r.groupSize+64<<10)
+	return nil
+}
+
+func (w *Writer) usable() error {
+	if w.done {
+		return ErrClosed
+	}
+	if w.err == nil {
+		w.err = w.pk.failed()
+	}
+	return w.err
+}
+
+func (w *Writer) prev(key string) (entry, bool) {
+	if e, ok := w.changes[key]; ok {
+		return e, !e.deleted
+	}
+	if i, ok := w.parentPos[key]; ok {
+		return w.parentList[i], true
+	}
+	return entry{}, false
+}
+
+func checkName(objType, id string) error {
+	if objType == "" || id == "" || strings.ContainsRune(objType, 0) || strings.ContainsRune(id, 0) {
+		return fmt.Errorf("%w: type and id must be non-empty and free of NUL", ErrInvalidObject)
+	}
+	return nil
+}
+
+// Put records an object as Graph returned it. raw is kept byte for byte;
+// its canonical form decides whether it changed. raw may be reused by the
+// caller after Put returns.
+func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error {
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := checkName(objType, id); err != nil {
+		return err
+	}
+	key := objKey(objType, id)
+	if w.seen != nil {
+		w.seen[key] = struct{}{}
+	}
+	full := sha256.Sum256(raw)
+	var sum [16]byte
+	copy(sum[:], full[:16])
+	prev, had := w.prev(key)
+	if had && prev.sum == sum {
+		return nil // byte-identical: no canonicalisation needed
+	}
+	cid, err := content.Sum(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %v", ErrInvalidObject, objType, id, err)
+	}
+	// Same canonical content in new formatting is still recorded, so the
+	// next run takes the fast path; Diff and History see no change.
+	w.changes[key] = entry{key: key, cid: cid, sum: sum, size: uint32(len(raw))}
+	return w.store(cid, pack.KindObject, raw)
+}
+
+// store queues content for a pack unless the repository already has it.
+func (w *Writer) store(id content.ID, kind pack.Kind, data []byte) error {
+	if _, ok := w.pending[id]; ok || w.r.idx.has(id) {
+		return nil
+	}
+	w.pending[id] = struct{}{}
+	w.items = append(w.items, pack.Item{ID: id, Kind: kind, Offset: uint32(len(w.group)), Length: uint32(len(data))})
+	w.group = append(w.group, data...)
+	if len(w.group) >= w.r.groupSize {
+		w.pk.add(w.group, w.items)
+		w.group = make([]byte, 0, w.r.groupSize+64<<10)
+		w.items = nil
+	}
+	return nil
+}
+
+// Delete removes an object from this snapshot (incremental runs).
+func (w *Writer) Delete(ctx context.Context, objType, id string) error {
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := checkName(objType, id); err != nil {
+		return err
+	}
+	key := objKey(objType, id)
+	w.changes[key] = entry{key: key, deleted: true}
+	if w.seen != nil {
+		delete(w.seen, key)
+	}
+	return nil
+}
+
+// SetState sets per-scope state (delta link, watermark) saved with the
+// snapshot; state is inherited from Parent. An empty value removes key.
+func (w *Writer) SetState(key, value string) {
+	if value == "" {
+		delete(w.state, key)
+		return
+	}
+	w.state[key] = value
+}
+
+// flush hands the open group to the packer and waits for every pack to be
+// uploaded; then writes one index file for them.
+func (w *Writer) flush() error {
+	if len(w.items) > 0 {
+		w.pk.add(w.group, w.items)
+		w.group = make([]byte, 0, w.r.groupSize+64<<10)
+		w.items = nil
+	}
+	packs, err := w.pk.flush()
+	if err != nil {
+		w.err = err
+		return err
+	}
+	if err := w.r.writeIndex(w.ctx, packs); err != nil {
+		w.err = err
+		return err
+	}
+	clear(w.pending)
+	return nil
+}
+
+// Checkpoint is a small, serialisable resume point (fits a Temporal
+// heartbeat): the changes so far live in the repository as a tree blob.
+type Checkpoint struct {
+	Connector string            `json:"connector"`
+	Scope     string            `json:"scope"`
+	Parent    SnapshotID        `json:"parent,omitempty"`
+	Time      time.Time         `json:"time"`
+	Full      bool              `json:"full,omitempty"`
+	Changes   string            `json:"changes"`
+	Seen      string            `json:"seen,omitempty"`
+	State     map[string]string `json:"state,omitempty"`
+}
+
+// Checkpoint makes everything recorded so far durable (packs, index and a
+// blob of the changes) and returns a value ResumeWriter continues from.
+// Content written before a checkpoint is never stored again after a resume.
+func (w *Writer) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if err := w.usable(); err != nil {
+		return Checkpoint{}, err
+	}
+	changes := sortedEntries(w.changes)
+	cb := makeTreeBlob(encodeEntries(treeDelta, changes))
+	w.store(cb.id, pack.KindTree, cb.data)
+	cp := Checkpoint{Connector: w.opts.Connector, Scope: w.opts.Scope, Parent: w.parentID, Time: w.opts.Time,
+		Full: w.opts.Full, Changes: cb.id.String(), State: maps.Clone(w.state)}
+	if w.seen != nil {
+		seen := make([]entry, 0, len(w.seen))
+		for k := range w.seen {
+			seen = append(seen, entry{key: k, deleted: true})
+		}
+		slices.SortFunc(seen, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		sb := makeTreeBlob(encodeEntries(treeSeen, seen))
+		w.store(sb.id, pack.KindTree, sb.data)
+		cp.Seen = sb.id.String()
+	}
+	if err := w.flush(); err != nil {
+		return Checkpoint{}, err
+	}
+	return cp, nil
+}
+
+// ResumeWriter continues a run from a checkpoint after a crash or retry.
+// If prune removed what the checkpoint references (its lock went stale) it
+// fails with ErrCheckpointLost and the run must start again.
+func (r *Repository) ResumeWriter(ctx context.Context, cp Checkpoint) (*Writer, error) {
+	w, err := r.NewWriter(ctx, WriterOptions{Connector: cp.Connector, Scope: cp.Scope, Parent: cp.Parent, Time: cp.Time, Full: cp.Full})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", ErrCheckpointLost, err)
+		}
+		return nil, err
+	}
+	if err := w.resume(ctx, cp); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Writer) resume(ctx context.Context, cp Checkpoint) error {
+	lost := func(err error) error { return fmt.Errorf("%w: %w", ErrCheckpointLost, err) }
+	id, err := content.Parse(cp.Changes)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if !w.r.idx.has(id) {
+		return lost(fmt.Errorf("changes blob %s missing", id.Short()))
+	}
+	changes, err := w.r.loadEntries(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range changes {
+		if !e.deleted && !w.r.idx.has(e.cid) {
+			return lost(fmt.Errorf("content %s missing", e.cid.Short()))
+		}
+		w.changes[e.key] = e
+	}
+	if cp.Seen != "" && w.seen != nil {
+		sid, err := content.Parse(cp.Seen)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if !w.r.idx.has(sid) {
+			return lost(fmt.Errorf("seen blob %s missing", sid.Short()))
+		}
+		seen, err := w.r.loadEntries(ctx, sid)
+		if err != nil {
+			return err
+		}
+		for _, e := range seen {
+			w.seen[e.key] = struct{}{}
+		}
+	}
+	w.state = maps.Clone(cp.State)
+	if w.state == nil {
+		w.state = map[string]string{}
+	}
+	return nil
+}
+
+const treeDelta = 'D'
+
+func sortedEntries(m map[string]entry) []entry {
+	out := make([]entry, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	return out
+}
+
+// Commit writes the manifest, after packs and index are durable, and
+// releases the lock. The snapshot becomes visible atomically.
+func (w *Writer) Commit(ctx context.Context) (SnapshotInfo, error) {
+	if err := w.usable(); err != nil {
+		return SnapshotInfo{}, err
+	}
+	if w.seen != nil {
+		for _, e := range w.parentList {
+			if _, ok := w.seen[e.key]; !ok {
+				if _, changed := w.changes[e.key]; !changed {
+					w.changes[e.key] = entry{key: e.key, deleted: true}
+				}
+			}
+		}
+	}
+	// The delta holds real differences from the parent only.
+	var delta []entry
+	for _, e := range sortedEntries(w.changes) {
+		i, inParent := w.parentPos[e.key]
+		switch {
+		case e.deleted && !inParent:
+		case !e.deleted && inParent && w.parentList[i].cid == e.cid && w.parentList[i].sum == e.sum:
+		default:
+			delta = append(delta, e)
+		}
+	}
+	m := &manifest{Version: formatVersion, Connector: w.opts.Connector, Scope: w.opts.Scope, Time: w.opts.Time,
+		Parent: w.parentID, Counts: map[string]int{}, State: maps.Clone(w.state)}
+	if w.parent != nil {
+		maps.Copy(m.Counts, w.parent.Counts)
+		m.Bytes = w.parent.Bytes
+	}
+	for _, e := range delta {
+		t, _ := splitKey(e.key)
+		if i, ok := w.parentPos[e.key]; ok {
+			m.Counts[t]--
+			m.Bytes -= int64(w.parentList[i].size)
+		}
+		if !e.deleted {
+			m.Counts[t]++
+			m.Bytes += int64(e.size)
+		}
+		if m.Counts[t] == 0 {
+			delete(m.Counts, t)
+		}
+	}
+	p := w.parent
+	if p == nil || len(p.Deltas) >= maxDeltas || p.DeltaSize+len(delta) > p.BaseCount/2 {
+		full := mergeDelta(w.parentList, delta)
+		root, chunks := chunkBase(full)
+		for _, c := range chunks {
+			w.store(c.id, pack.KindTree, c.data)
+		}
+		if len(full) > 0 {
+			w.store(root.id, pack.KindTree, root.data)
+			m.Base = root.id
+		}
+		m.BaseCount = len(full)
+	} else {
+		m.Base, m.BaseCount, m.Deltas, m.DeltaSize = p.Base, p.BaseCount, slices.Clone(p.Deltas), p.DeltaSize
+		if len(delta) > 0 {
+			d := makeTreeBlob(encodeEntries(treeDelta, delta))
+			w.store(d.id, pack.KindTree, d.data)
+			m.Deltas = append(m.Deltas, d.id)
+			m.DeltaSize += len(delta)
+		}
+	}
+	if err := w.flush(); err != nil {
+		return SnapshotInfo{}, err
+	}
+	if err := w.lock.valid(); err != nil {
+		w.err = err
+		return SnapshotInfo{}, err
+	}
+	id, sealed := w.r.encodeManifest(m)
+	if err := w.r.st.put(w.ctx, "snapshots/"+string(id), sealed); err != nil && !errors.Is(err, errBlobExists) {
+		w.err = err
+		return SnapshotInfo{}, err
+	}
+	w.r.snaps.mu.Lock()
+	w.r.snaps.m[id] = m
+	w.r.snaps.mu.Unlock()
+	w.finish(ctx)
+	return m.info(id), nil
+}
+
+// Abort discards the writer and releases its lock. Packs already uploaded
+// stay until prune removes them; a checkpoint taken earlier stays usable.
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.finish(context.Background())
+}
+
+func (w *Writer) finish(ctx context.Context) {
+	w.done = true
+	w.cancel()
+	w.pk.close()
+	w.lock.release(ctx)
+}
+
+// packer compresses, seals and uploads groups on its own goroutine, so
+// hashing (caller) and compression overlap on two cores.
+type packer struct {
+	r    *Repository
+	ctx  context.Context
+	jobs chan packJob
+	done chan struct{}
+
+	mu      sync.Mutex
+	err     error
+	written []packInfo
+}
+
+type packJob struct {
+	plain []byte
+	items []pack.Item
+	flush chan []packInfo
+}
+
+func newPacker(ctx context.Context, r *Repository) *packer {
+	p := &packer{r: r, ctx: ctx, jobs: make(chan packJob, 2), done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+func (p *packer) run() {
+	defer close(p.done)
+	b := pack.NewBuilder(p.r.keys)
+	for j := range p.jobs {
+		if p.failed() == nil {
+			if j.plain != nil {
+				b.AddGroup(j.plain, j.items)
+			}
+			if !b.Empty() && (b.Size() >= p.r.packSize || j.flush != nil) {
+				if err := p.upload(b); err != nil {
+					p.mu.Lock()
+					p.err = err
+					p.mu.Unlock()
+				}
+				b = pack.NewBuilder(p.r.keys)
+			}
+		}
+		if j.flush != nil {
+			p.mu.Lock()
+			out := p.written
+			p.written = nil
+			p.mu.Unlock()
+			j.flush <- out
+		}
+	}
+}
+
+func (p *packer) upload(b *pack.Builder) error {
+	name, data, hdr := b.Seal()
+	if err := p.r.st.put(p.ctx, "packs/"+name, data); err != nil && !errors.Is(err, errBlobExists) {
+		return err
+	}
+	p.mu.Lock()
+	p.written = append(p.written, packInfo{name: name, size: int64(len(data)), header: hdr})
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *packer) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *packer) add(plain []byte, items []pack.Item) { p.jobs <- packJob{plain: plain, items: items} }
+
+// flush uploads everything queued and returns the packs written since the
+// last flush.
+func (p *packer) flush() ([]packInfo, error) {
+	c := make(chan []packInfo, 1)
+	p.jobs <- packJob{flush: c}
+	out := <-c
+	if err := p.failed(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (p *packer) close() {
+	close(p.jobs)
+	<-p.done
+}
