@@ -1,0 +1,277 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Role names the process being configured; each registers only its flags.
+type Role string
+
+const (
+	RoleDev    Role = "dev"    // everything on one machine, embedded Temporal
+	RoleAPI    Role = "api"    // REST API against an external Temporal cluster
+	RoleWorker Role = "worker" // Temporal worker against an external cluster
+)
+
+// Defaults shared by flags, docs and tests.
+const (
+	DefaultNamespace = "default"
+	DefaultTaskQueue = "entravault"
+)
+
+// Config is the whole configuration of one entravault process.
+type Config struct {
+	Role Role
+	Log  Log
+	// Temporal is the cluster the api and worker talk to. In dev it is the
+	// embedded server, and Address is derived from Dev.TemporalPort.
+	Temporal Temporal
+	API      API
+	Storage  Storage
+	// Graph holds the backup application's registration, used by the worker
+	// only. Its secret comes from deployment config, never from workflow
+	// inputs, so it stays out of Temporal history.
+	Graph Graph
+	Dev   Dev
+}
+
+// Log selects the slog handler.
+type Log struct {
+	Format string // text or json
+	Level  string // debug, info, warn, error
+}
+
+// Temporal is how to reach a Temporal frontend.
+type Temporal struct {
+	Address       string
+	Namespace     string
+	TaskQueue     string
+	TLSCertFile   string // client certificate for mTLS
+	TLSKeyFile    string
+	TLSCAFile     string // CA that signed the server certificate
+	TLSServerName string
+	APIKeyFile    string // file holding a Temporal Cloud API key; a file keeps it out of argv
+}
+
+// API is the REST API listener.
+type API struct {
+	Addr string
+}
+
+// Storage is where snapshots go, as gocloud.dev URLs.
+type Storage struct {
+	BlobURL    string // file:///var/lib/entravault, s3://bucket, azblob://container, gs://bucket
+	SecretsURL string // keeper wrapping the repository's data key
+}
+
+// Graph is the backup application's registration in Entra ID.
+type Graph struct {
+	ClientID         string
+	ClientSecretFile string // a file, so the secret is never in argv or the environment listing
+	CertFile         string // certificate credential (PEM), instead of a secret
+	KeyFile          string
+	AuthorityHost    string // https://login.microsoftonline.com/ by default
+	GraphURL         string // https://graph.microsoft.com/v1.0 by default
+	CACertFile       string // extra CA to trust (the dev simulator's)
+}
+
+// Dev configures `entravault dev`: embedded Temporal, UI and simulator.
+type Dev struct {
+	DataDir          string
+	TemporalPort     int
+	TemporalHTTPPort int
+	UIPort           int
+	GraphAddr        string
+	LoginAddr        string
+	SimSeed          int64
+	SimUsers         int
+	NoSimulator      bool
+}
+
+// FlagSet returns the flags of role, bound to a new Config filled with
+// defaults. The same function serves parsing and the docs/compose checks, so
+// the two cannot drift apart.
+func FlagSet(role Role) (*flag.FlagSet, *Config) {
+	c := &Config{Role: role}
+	fs := flag.NewFlagSet(string(role), flag.ContinueOnError)
+
+	fs.StringVar(&c.Log.Format, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.Log.Level, "log-level", "info", "log level: debug, info, warn or error")
+
+	if role == RoleAPI || role == RoleWorker {
+		fs.StringVar(&c.Temporal.Address, "temporal-address", "127.0.0.1:7233", "Temporal frontend host:port")
+		fs.StringVar(&c.Temporal.TLSCertFile, "temporal-tls-cert", "", "client certificate file (mTLS)")
+		fs.StringVar(&c.Temporal.TLSKeyFile, "temporal-tls-key", "", "client key file (mTLS)")
+		fs.StringVar(&c.Temporal.TLSCAFile, "temporal-tls-ca", "", "CA certificate file of the Temporal server")
+		fs.StringVar(&c.Temporal.TLSServerName, "temporal-tls-server-name", "", "server name to verify (default: host of --temporal-address)")
+		fs.StringVar(&c.Temporal.APIKeyFile, "temporal-api-key-file", "", "file holding a Temporal API key")
+		fs.StringVar(&c.Storage.BlobURL, "blob-url", "", "snapshot storage bucket URL (file://, s3://, azblob://, gs://)")
+		fs.StringVar(&c.Storage.SecretsURL, "secrets-url", "", "key keeper URL (base64key://, azurekeyvault://, awskms://, gcpkms://, hashivault://)")
+	}
+	fs.StringVar(&c.Temporal.Namespace, "namespace", DefaultNamespace, "Temporal namespace")
+	fs.StringVar(&c.Temporal.TaskQueue, "task-queue", DefaultTaskQueue, "Temporal task queue")
+
+	if role == RoleAPI || role == RoleDev {
+		fs.StringVar(&c.API.Addr, "api-addr", "127.0.0.1:8080", "REST API listen address")
+	}
+	if role == RoleWorker {
+		fs.StringVar(&c.Graph.ClientID, "graph-client-id", "", "backup application (client) id")
+		fs.StringVar(&c.Graph.ClientSecretFile, "graph-client-secret-file", "", "file holding the backup application's client secret")
+		fs.StringVar(&c.Graph.CertFile, "graph-cert-file", "", "backup application's certificate (PEM)")
+		fs.StringVar(&c.Graph.KeyFile, "graph-key-file", "", "backup application's private key (PEM)")
+		fs.StringVar(&c.Graph.AuthorityHost, "graph-authority-host", "https://login.microsoftonline.com/", "Entra ID authority host")
+		fs.StringVar(&c.Graph.GraphURL, "graph-url", "https://graph.microsoft.com/v1.0", "Microsoft Graph base URL")
+		fs.StringVar(&c.Graph.CACertFile, "graph-ca-file", "", "extra CA certificate to trust for sign-in and Graph")
+	}
+	if role == RoleDev {
+		fs.StringVar(&c.Dev.DataDir, "data", ".data", "folder for the Temporal database, snapshots, keys and logs")
+		fs.IntVar(&c.Dev.TemporalPort, "temporal-port", 7233, "embedded Temporal gRPC port")
+		fs.IntVar(&c.Dev.TemporalHTTPPort, "temporal-http-port", 7243, "embedded Temporal HTTP API port")
+		fs.IntVar(&c.Dev.UIPort, "ui-port", 8233, "Temporal web UI port")
+		fs.StringVar(&c.Dev.GraphAddr, "sim-graph-addr", "127.0.0.1:8090", "tenant simulator Graph listen address")
+		fs.StringVar(&c.Dev.LoginAddr, "sim-login-addr", "127.0.0.1:8091", "tenant simulator sign-in (HTTPS) listen address")
+		fs.Int64Var(&c.Dev.SimSeed, "sim-seed", 1, "tenant simulator seed")
+		fs.IntVar(&c.Dev.SimUsers, "sim-users", 200, "tenant simulator user count")
+		fs.BoolVar(&c.Dev.NoSimulator, "no-simulator", false, "do not start the tenant simulator")
+	}
+	return fs, c
+}
+
+// Load parses args and the environment for role and validates the result.
+func Load(role Role, args []string) (*Config, error) {
+	fs, c := FlagSet(role)
+	if err := Parse(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every setting of the role and reports all problems at once,
+// each naming its flag.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(flagName, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("--%s (%s): %s", flagName, EnvName(flagName), fmt.Sprintf(format, a...)))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log-format", "must be text or json, got %q", c.Log.Format)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Temporal.Namespace == "" {
+		bad("namespace", "must not be empty")
+	}
+	if c.Temporal.TaskQueue == "" {
+		bad("task-queue", "must not be empty")
+	}
+	if c.Role == RoleAPI || c.Role == RoleWorker {
+		if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
+			bad("temporal-address", "must be host:port: %v", err)
+		}
+		if (c.Temporal.TLSCertFile == "") != (c.Temporal.TLSKeyFile == "") {
+			bad("temporal-tls-cert", "--temporal-tls-cert and --temporal-tls-key go together")
+		}
+		for name, path := range map[string]string{
+			"temporal-tls-cert": c.Temporal.TLSCertFile, "temporal-tls-key": c.Temporal.TLSKeyFile,
+			"temporal-tls-ca": c.Temporal.TLSCAFile, "temporal-api-key-file": c.Temporal.APIKeyFile,
+		} {
+			if err := readable(path); err != nil {
+				bad(name, "%v", err)
+			}
+		}
+		checkURL(bad, "blob-url", c.Storage.BlobURL, "file", "mem", "s3", "azblob", "gs")
+		checkURL(bad, "secrets-url", c.Storage.SecretsURL, "base64key", "azurekeyvault", "awskms", "gcpkms", "hashivault")
+		if u, err := url.Parse(c.Storage.SecretsURL); err == nil && u.Scheme == "base64key" && u.Host == "" {
+			// gocloud silently makes a new random key for an empty base64key://,
+			// which would make every snapshot unreadable after a restart.
+			bad("secrets-url", "base64key:// needs the key itself; an empty one would be a new random key on every start")
+		}
+	}
+	if c.Role == RoleAPI || c.Role == RoleDev {
+		if _, _, err := net.SplitHostPort(c.API.Addr); err != nil {
+			bad("api-addr", "must be host:port: %v", err)
+		}
+	}
+	if c.Role == RoleWorker {
+		if c.Graph.ClientID == "" {
+			bad("graph-client-id", "required")
+		}
+		if (c.Graph.ClientSecretFile == "") == (c.Graph.CertFile == "") {
+			bad("graph-client-secret-file", "give exactly one of --graph-client-secret-file or --graph-cert-file")
+		}
+		if (c.Graph.CertFile == "") != (c.Graph.KeyFile == "") {
+			bad("graph-cert-file", "--graph-cert-file and --graph-key-file go together")
+		}
+		for name, path := range map[string]string{
+			"graph-client-secret-file": c.Graph.ClientSecretFile, "graph-cert-file": c.Graph.CertFile,
+			"graph-key-file": c.Graph.KeyFile, "graph-ca-file": c.Graph.CACertFile,
+		} {
+			if err := readable(path); err != nil {
+				bad(name, "%v", err)
+			}
+		}
+		checkURL(bad, "graph-authority-host", c.Graph.AuthorityHost, "https")
+		checkURL(bad, "graph-url", c.Graph.GraphURL, "https", "http")
+	}
+	if c.Role == RoleDev {
+		if c.Dev.DataDir == "" {
+			bad("data", "must not be empty")
+		}
+		for name, p := range map[string]int{"temporal-port": c.Dev.TemporalPort, "temporal-http-port": c.Dev.TemporalHTTPPort, "ui-port": c.Dev.UIPort} {
+			if p <= 0 || p > 65535 {
+				bad(name, "must be a port number, got %d", p)
+			}
+		}
+		if c.Dev.SimUsers < 1 {
+			bad("sim-users", "must be at least 1")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(bad func(string, string, ...any), name, raw string, schemes ...string) {
+	if raw == "" {
+		bad(name, "required")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		bad(name, "not a URL: %v", err)
+		return
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return
+		}
+	}
+	bad(name, "scheme %q not supported (want one of %s)", u.Scheme, strings.Join(schemes, ", "))
+}
+
+func readable(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", filepath.Base(path), errors.Unwrap(err))
+	}
+	return f.Close()
+}
