@@ -1,0 +1,10 @@
+// Package graphapi serves the simulated Microsoft Graph v1.0 API over a
+// model.Tenant: routing, query options ($top, $select, $filter, $count,
+// $skiptoken), absolute paging links, delta queries, writes for restore,
+// Graph-shaped errors, per-endpoint application roles, throttling modelled on
+// the documented limits, fault injection and request counters.
+//
+// It authenticates callers through a Verifier function so it does not depend
+// on how tokens are issued. It must not import msgraph-sdk-go (too heavy for
+// the simulator binary path) nor the entra package.
+package graphapi

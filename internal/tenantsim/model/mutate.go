@@ -1,0 +1,444 @@
+package model
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Op is a change-log operation.
+type Op uint8
+
+// Change-log operations.
+const (
+	OpUpsert Op = iota + 1
+	OpSoftDelete
+	OpHardDelete
+	OpMemberAdd
+	OpMemberRemove
+	OpManager
+)
+
+// Change is one entry of the change log; its sequence number is its index+1.
+type Change struct {
+	Obj    Ref
+	Member Ref
+	Op     Op
+}
+
+// Seq is the sequence number of the latest change.
+func (t *Tenant) Seq() uint64 { return uint64(len(t.changes)) }
+
+func (t *Tenant) record(obj Ref, op Op, member Ref) {
+	t.changes = append(t.changes, Change{Obj: obj, Member: member, Op: op})
+}
+
+// writableProps are the properties a PATCH may not set.
+var readOnlyProps = map[string]bool{"id": true, "createdDateTime": true, "deletedDateTime": true, "@odata.type": true}
+
+// Create adds an object of kind k from the given properties (a POST body).
+func (t *Tenant) Create(k Kind, props map[string]any) (Ref, error) {
+	now := t.Now().Unix()
+	meta := Meta{ID: newID(t.rng), Created: now, Custom: true}
+	var r Ref
+	need := func(keys ...string) error {
+		for _, key := range keys {
+			if _, ok := props[key]; !ok {
+				return fmt.Errorf("%w: property %s is required", ErrInvalid, key)
+			}
+		}
+		return nil
+	}
+	switch k {
+	case KindUser:
+		if err := need("displayName", "userPrincipalName", "mailNickname", "accountEnabled"); err != nil {
+			return 0, err
+		}
+		upn, _ := props["userPrincipalName"].(string)
+		if _, dup := t.upns[strings.ToLower(upn)]; dup {
+			return 0, fmt.Errorf("%w: userPrincipalName already exists", ErrConflict)
+		}
+		t.Users = append(t.Users, User{Meta: meta, Manager: -1, Enabled: true})
+		r = MakeRef(k, int32(len(t.Users)-1))
+		t.upns[strings.ToLower(upn)] = r.Index()
+	case KindGroup:
+		if err := need("displayName", "mailEnabled", "mailNickname", "securityEnabled"); err != nil {
+			return 0, err
+		}
+		typ := GroupSecurity
+		if gt, _ := props["groupTypes"].([]any); len(gt) > 0 && gt[0] == "Unified" {
+			typ = GroupM365
+		} else if me, _ := props["mailEnabled"].(bool); me {
+			typ = GroupMailSecurity
+		}
+		t.Groups = append(t.Groups, Group{Meta: meta, Type: typ})
+		r = MakeRef(k, int32(len(t.Groups)-1))
+	case KindAU:
+		if err := need("displayName"); err != nil {
+			return 0, err
+		}
+		t.AUs = append(t.AUs, AU{Meta: meta})
+		r = MakeRef(k, int32(len(t.AUs)-1))
+	case KindCAPolicy, KindNamedLocation:
+		if err := need("displayName"); err != nil {
+			return 0, err
+		}
+		d := Doc{Meta: meta, Props: map[string]any{"createdDateTime": ts(now), "modifiedDateTime": ts(now)}}
+		if k == KindCAPolicy {
+			t.CAPolicies = append(t.CAPolicies, d)
+			r = MakeRef(k, int32(len(t.CAPolicies)-1))
+		} else {
+			if _, ok := props["@odata.type"]; !ok {
+				return 0, fmt.Errorf("%w: @odata.type is required for named locations", ErrInvalid)
+			}
+			t.NamedLocations = append(t.NamedLocations, d)
+			r = MakeRef(k, int32(len(t.NamedLocations)-1))
+		}
+	default:
+		return 0, fmt.Errorf("%w: cannot create this kind", ErrInvalid)
+	}
+	t.byID[meta.ID] = r
+	clean := map[string]any{}
+	for key, v := range props {
+		if strings.Contains(key, "@odata.bind") || key == "passwordProfile" || (readOnlyProps[key] && !(key == "@odata.type" && k == KindNamedLocation)) {
+			continue
+		}
+		clean[key] = v
+	}
+	t.apply(r, clean)
+	t.record(r, OpUpsert, 0)
+	return r, nil
+}
+
+// apply writes properties either into a Doc or into the override map.
+func (t *Tenant) apply(r Ref, props map[string]any) {
+	switch r.Kind() {
+	case KindCAPolicy:
+		for k, v := range props {
+			t.CAPolicies[r.Index()].Props[k] = v
+		}
+		t.CAPolicies[r.Index()].Props["modifiedDateTime"] = ts(t.Now().Unix())
+	case KindNamedLocation:
+		for k, v := range props {
+			t.NamedLocations[r.Index()].Props[k] = v
+		}
+		t.NamedLocations[r.Index()].Props["modifiedDateTime"] = ts(t.Now().Unix())
+	default:
+		t.setOver(r, props)
+	}
+}
+
+// Update patches a live object.
+func (t *Tenant) Update(r Ref, props map[string]any) error {
+	if !t.IsLive(r) {
+		return ErrNotFound
+	}
+	clean := map[string]any{}
+	for k, v := range props {
+		if readOnlyProps[k] || strings.Contains(k, "@odata") {
+			continue
+		}
+		clean[k] = v
+	}
+	if upn, ok := clean["userPrincipalName"].(string); ok && r.Kind() == KindUser {
+		if other, dup := t.upns[strings.ToLower(upn)]; dup && other != r.Index() {
+			return fmt.Errorf("%w: userPrincipalName already exists", ErrConflict)
+		}
+		delete(t.upns, strings.ToLower(t.userUPN(r.Index())))
+		t.upns[strings.ToLower(upn)] = r.Index()
+	}
+	t.apply(r, clean)
+	t.record(r, OpUpsert, 0)
+	return nil
+}
+
+// Delete removes a live object: users, Microsoft 365 groups, administrative
+// units and applications go to the recycle bin; security groups, policies and
+// named locations are deleted permanently, as on Graph.
+func (t *Tenant) Delete(r Ref) error {
+	if !t.IsLive(r) {
+		return ErrNotFound
+	}
+	m := t.Meta(r)
+	m.Deleted = t.Now().Unix()
+	soft := r.Kind() == KindUser || r.Kind() == KindAU || r.Kind() == KindApp ||
+		(r.Kind() == KindGroup && t.Groups[r.Index()].Type == GroupM365)
+	if soft {
+		m.State = SoftDeleted
+		t.record(r, OpSoftDelete, 0)
+	} else {
+		t.hardDelete(r)
+	}
+	if r.Kind() == KindApp { // its service principal goes for good
+		for i := range t.SPs {
+			if t.SPs[i].App == r.Index() && t.SPs[i].State == Live {
+				t.hardDelete(MakeRef(KindSP, int32(i)))
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Tenant) hardDelete(r Ref) {
+	m := t.Meta(r)
+	m.State, m.Deleted = Gone, t.Now().Unix()
+	if r.Kind() == KindUser {
+		delete(t.upns, strings.ToLower(t.userUPN(r.Index())))
+	}
+	t.record(r, OpHardDelete, 0)
+}
+
+// PurgeDeleted permanently deletes an object in the recycle bin.
+func (t *Tenant) PurgeDeleted(r Ref) error {
+	if t.StateOf(r) != SoftDeleted {
+		return ErrNotFound
+	}
+	t.hardDelete(r)
+	return nil
+}
+
+// Restore brings an object back from the recycle bin.
+func (t *Tenant) Restore(r Ref) error {
+	if t.StateOf(r) != SoftDeleted {
+		return ErrNotFound
+	}
+	if r.Kind() == KindGroup && t.Groups[r.Index()].Type != GroupM365 {
+		return ErrNotRestorable
+	}
+	m := t.Meta(r)
+	m.State, m.Deleted = Live, 0
+	t.record(r, OpUpsert, 0)
+	return nil
+}
+
+// Members returns the member list of a group or administrative unit (owners
+// when owners is set), live members only.
+func (t *Tenant) Members(r Ref, owners bool) []Ref {
+	var list []Ref
+	switch r.Kind() {
+	case KindGroup:
+		list = t.Groups[r.Index()].Members
+		if owners {
+			list = t.Groups[r.Index()].Owners
+		}
+	case KindAU:
+		list = t.AUs[r.Index()].Members
+	}
+	out := make([]Ref, 0, len(list))
+	for _, m := range list {
+		if t.IsLive(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (t *Tenant) memberList(r Ref, owners bool) *[]Ref {
+	switch {
+	case r.Kind() == KindGroup && owners:
+		return &t.Groups[r.Index()].Owners
+	case r.Kind() == KindGroup:
+		return &t.Groups[r.Index()].Members
+	case r.Kind() == KindAU && !owners:
+		return &t.AUs[r.Index()].Members
+	}
+	return nil
+}
+
+// AddMember adds member to a group or AU (owner when owners is set).
+func (t *Tenant) AddMember(r, member Ref, owners bool) error {
+	if !t.IsLive(r) || !t.IsLive(member) {
+		return ErrNotFound
+	}
+	list := t.memberList(r, owners)
+	if list == nil || member == r || (member.Kind() != KindUser && member.Kind() != KindGroup && member.Kind() != KindSP) {
+		return ErrInvalid
+	}
+	for _, m := range *list {
+		if m == member {
+			return fmt.Errorf("%w: one or more added object references already exist", ErrConflict)
+		}
+	}
+	*list = append(*list, member)
+	if !owners {
+		t.record(r, OpMemberAdd, member)
+	}
+	return nil
+}
+
+// RemoveMember removes member from a group or AU.
+func (t *Tenant) RemoveMember(r, member Ref, owners bool) error {
+	if !t.IsLive(r) {
+		return ErrNotFound
+	}
+	list := t.memberList(r, owners)
+	if list == nil {
+		return ErrInvalid
+	}
+	for i, m := range *list {
+		if m == member {
+			(*list)[i] = (*list)[len(*list)-1]
+			*list = (*list)[:len(*list)-1]
+			if !owners {
+				t.record(r, OpMemberRemove, member)
+			}
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+// Manager returns the user's live manager, if any.
+func (t *Tenant) Manager(u int32) (int32, bool) {
+	m := t.Users[u].Manager
+	if m < 0 || !t.IsLive(MakeRef(KindUser, m)) {
+		return 0, false
+	}
+	return m, true
+}
+
+// SetManager sets (or with m < 0 clears) a user's manager.
+func (t *Tenant) SetManager(u, m int32) error {
+	if !t.IsLive(MakeRef(KindUser, u)) || (m >= 0 && !t.IsLive(MakeRef(KindUser, m))) {
+		return ErrNotFound
+	}
+	t.Users[u].Manager = m
+	t.record(MakeRef(KindUser, u), OpManager, MakeRef(KindUser, m))
+	return nil
+}
+
+// ChurnStats counts what a Churn call did.
+type ChurnStats struct {
+	Updated, SoftDeleted, HardDeleted, MemberChanges, Created int
+}
+
+// Churn changes about pct percent of users, groups, administrative units,
+// applications and service principals: updates (45%), soft deletes (15%),
+// hard deletes (5%), membership changes (20%) and new objects (15%). It is
+// deterministic for a given seed and churn call number.
+func (t *Tenant) Churn(pct float64) ChurnStats {
+	var st ChurnStats
+	t.churns++
+	r := t.rng
+	now := t.Now().Unix()
+	for _, k := range []Kind{KindUser, KindGroup, KindAU, KindApp} {
+		n := int(float64(t.Len(k)) * pct / 100)
+		if n == 0 && pct > 0 {
+			n = 1
+		}
+		for j := 0; j < n; j++ {
+			i := int32(r.IntN(t.Len(k)))
+			ref := MakeRef(k, i)
+			if !t.IsLive(ref) {
+				continue
+			}
+			switch p := r.IntN(100); {
+			case p < 45:
+				t.churnUpdate(ref, r.IntN(1000))
+				st.Updated++
+			case p < 60:
+				if k == KindUser && (i == AdminUser || i == SecAdminUser || i == RegularUser) || k == KindApp && i <= NoRolesApp {
+					continue // keep the sign-in accounts and apps
+				}
+				_ = t.Delete(ref)
+				if t.Meta(ref).State == SoftDeleted {
+					st.SoftDeleted++
+				} else {
+					st.HardDeleted++
+				}
+			case p < 65:
+				if k == KindUser && i <= RegularUser || k == KindApp && i <= NoRolesApp {
+					continue
+				}
+				t.Meta(ref).Deleted = now
+				t.hardDelete(ref)
+				st.HardDeleted++
+			case p < 85:
+				if len(t.Groups) == 0 {
+					continue
+				}
+				g := MakeRef(KindGroup, int32(r.IntN(len(t.Groups))))
+				if k == KindGroup || k == KindAU {
+					g = ref
+				}
+				if !t.IsLive(g) {
+					continue
+				}
+				members := *t.memberList(g, false)
+				if len(members) > 1 && r.IntN(2) == 0 {
+					_ = t.RemoveMember(g, members[r.IntN(len(members))], false)
+				} else if err := t.AddMember(g, MakeRef(KindUser, int32(r.IntN(len(t.Users)))), false); err != nil {
+					continue
+				}
+				st.MemberChanges++
+			default:
+				t.churnCreate(k, now)
+				st.Created++
+			}
+		}
+	}
+	return st
+}
+
+func (t *Tenant) churnUpdate(ref Ref, v int) {
+	i := ref.Index()
+	switch ref.Kind() {
+	case KindUser:
+		u := &t.Users[i]
+		if u.Custom {
+			t.setOver(ref, map[string]any{"jobTitle": jobTitles[v%len(jobTitles)]})
+		} else {
+			u.Title, u.Dept = uint8(v%len(jobTitles)), uint8(v%len(departments))
+		}
+	case KindGroup:
+		t.setOver(ref, map[string]any{"description": fmt.Sprintf("Updated by churn %d (rev %d)", t.churns, v)})
+	case KindAU:
+		t.setOver(ref, map[string]any{"description": fmt.Sprintf("Helpdesk scope, rev %d", v)})
+	case KindApp:
+		t.setOver(ref, map[string]any{"notes": fmt.Sprintf("Reviewed in churn %d", t.churns)})
+	}
+	t.record(ref, OpUpsert, 0)
+}
+
+func (t *Tenant) churnCreate(k Kind, now int64) {
+	meta := Meta{ID: newID(t.rng), Created: now}
+	var ref Ref
+	switch k {
+	case KindUser:
+		n := len(t.Users)
+		t.Users = append(t.Users, User{Meta: meta, N: uint32(n)*7919 + uint32(t.Seed), Manager: int32(t.rng.IntN(n)),
+			Dept: uint8(n % len(departments)), Title: uint8(n % len(jobTitles)), Office: uint8(n % len(offices)), Enabled: true, Licensed: true})
+		ref = MakeRef(k, int32(n))
+		t.upns[strings.ToLower(t.userUPN(int32(n)))] = int32(n)
+	case KindGroup:
+		t.Groups = append(t.Groups, Group{Meta: meta, N: uint32(len(t.Groups)), Type: GroupM365,
+			Members: pickUsers(t.rng, 3, len(t.Users)), Owners: pickUsers(t.rng, 1, len(t.Users))})
+		ref = MakeRef(k, int32(len(t.Groups)-1))
+	case KindAU:
+		t.AUs = append(t.AUs, AU{Meta: meta, N: uint32(len(t.AUs)), Members: pickUsers(t.rng, 5, len(t.Users))})
+		ref = MakeRef(k, int32(len(t.AUs)-1))
+	case KindApp:
+		t.Apps = append(t.Apps, App{Meta: meta, N: uint32(len(t.Apps)), AppID: newID(t.rng), Owner: int32(t.rng.IntN(len(t.Users)))})
+		ref = MakeRef(k, int32(len(t.Apps)-1))
+		t.byID[meta.ID] = ref
+		t.record(ref, OpUpsert, 0)
+		t.addSP(SP{Meta: Meta{ID: newID(t.rng), Created: now}, App: ref.Index()})
+		t.record(MakeRef(KindSP, int32(len(t.SPs)-1)), OpUpsert, 0)
+		return
+	}
+	t.byID[meta.ID] = ref
+	t.record(ref, OpUpsert, 0)
+}
+
+// AppendLogs adds n sign-in and n audit records timestamped now.
+func (t *Tenant) AppendLogs(n int) {
+	now := t.Now().UnixNano()
+	r := t.rng
+	for k := 0; k < n; k++ {
+		u := int32(r.IntN(len(t.Users)))
+		t.SignIns = append(t.SignIns, SignIn{ID: newID(r), At: now + int64(k), User: u, App: uint8(r.IntN(len(signInApps))),
+			Office: t.Users[u].Office, IP: 0xcb007100 | uint32(r.IntN(256)), Interactive: true})
+		act := uint8(r.IntN(len(auditActivities)))
+		t.Audits = append(t.Audits, Audit{ID: newID(r), At: now + int64(k), Activity: act, Actor: int32(r.IntN(min(len(t.Users), 20))),
+			Target: t.auditTarget(r, auditActivities[act].TargetType)})
+	}
+}

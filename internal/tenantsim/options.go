@@ -1,0 +1,77 @@
+package tenantsim
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/entravault/entravault/internal/tenantsim/graphapi"
+	"github.com/entravault/entravault/internal/tenantsim/model"
+)
+
+// ThrottleConfig sets the simulated Graph throttling limits.
+type ThrottleConfig = graphapi.ThrottleConfig
+
+// Faults configures fault injection (also settable at PUT /_sim/faults).
+type Faults = graphapi.Faults
+
+// Options configure a Simulator. Zero values take defaults.
+type Options struct {
+	Seed                                             int64
+	Users, Groups, AdministrativeUnits, Applications int
+	// Premium gives the tenant Entra ID P1/P2 (sign-in logs readable).
+	Premium bool
+	// LogsPerDay is the sign-in and audit record rate over the last 30 days.
+	LogsPerDay int
+	// DataDir holds tenant.json, the CA, keys and certificates; "" = a
+	// temporary folder removed by Close.
+	DataDir string
+	// GraphAddr and LoginAddr are listen addresses; defaults
+	// 127.0.0.1:8090 and 127.0.0.1:8091. Use "127.0.0.1:0" in tests.
+	GraphAddr, LoginAddr string
+	// DeltaTokenMaxAge is how long delta tokens stay valid; default 7 days.
+	DeltaTokenMaxAge time.Duration
+	// DeltaExpiredGone answers expired delta tokens with 410 Gone + Location
+	// instead of 400 syncStateNotFound.
+	DeltaExpiredGone bool
+	Throttle         ThrottleConfig
+	// ConsentRequired leaves the backup app without granted roles until an
+	// admin consents through the sign-in flow.
+	ConsentRequired bool
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// AppCredentials are an application's sign-in material. CertPath and
+// KeyPath name the same PEM file (certificate then PKCS#8 key, the layout
+// azidentity.ParseCertificates reads); empty when the app has no certificate.
+type AppCredentials struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	CertPath     string `json:"certPath,omitempty"`
+	KeyPath      string `json:"keyPath,omitempty"`
+}
+
+// AccountCredentials are an interactive account of the tenant. Roles are
+// directory role names; empty for the regular (non-admin) account.
+type AccountCredentials struct {
+	UPN      string   `json:"upn"`
+	Password string   `json:"password"`
+	Roles    []string `json:"roles"`
+}
+
+// Credentials are the demo credentials of the simulated tenant.
+type Credentials struct {
+	TenantID      string               `json:"tenantId"`
+	TenantDomain  string               `json:"tenantDomain"`
+	GraphURL      string               `json:"graphUrl"`
+	AuthorityHost string               `json:"authorityHost"`
+	CACertPath    string               `json:"caCertPath"`
+	BackupApp     AppCredentials       `json:"backupApp"`
+	NoRolesApp    AppCredentials       `json:"noRolesApp"`
+	Admins        []AccountCredentials `json:"admins"`
+	Seed          int64                `json:"seed"`
+}
+
+// ChurnStats counts what a churn did.
+type ChurnStats = model.ChurnStats

@@ -1,0 +1,233 @@
+package tenantsim
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/entravault/entravault/internal/tenantsim/entra"
+	"github.com/entravault/entravault/internal/tenantsim/graphapi"
+	"github.com/entravault/entravault/internal/tenantsim/model"
+)
+
+// Default listen addresses.
+const (
+	DefaultGraphAddr = "127.0.0.1:8090"
+	DefaultLoginAddr = "127.0.0.1:8091"
+)
+
+// CredentialsFile is the name of the demo credentials file in DataDir.
+const CredentialsFile = "tenant.json"
+
+// Simulator is a running (or ready to start) simulated tenant.
+type Simulator struct {
+	opts    Options
+	tenant  *model.Tenant
+	graph   *graphapi.Server
+	login   *entra.Server
+	tls     *entra.TLS
+	dir     string
+	tempDir bool
+	creds   Credentials
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	servers []*http.Server
+}
+
+// New generates the tenant and prepares both services; Start listens.
+func New(opts Options) (*Simulator, error) {
+	if opts.GraphAddr == "" {
+		opts.GraphAddr = DefaultGraphAddr
+	}
+	if opts.LoginAddr == "" {
+		opts.LoginAddr = DefaultLoginAddr
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Simulator{opts: opts, dir: opts.DataDir, log: opts.Logger}
+	if s.dir == "" {
+		d, err := os.MkdirTemp("", "entravault-sim-")
+		if err != nil {
+			return nil, fmt.Errorf("tenantsim: temp folder: %w", err)
+		}
+		s.dir, s.tempDir = d, true
+	} else if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("tenantsim: data folder: %w", err)
+	}
+	s.tenant = model.Generate(opts.Seed, model.Sizes{Users: opts.Users, Groups: opts.Groups,
+		AdministrativeUnits: opts.AdministrativeUnits, Applications: opts.Applications, LogsPerDay: opts.LogsPerDay},
+		opts.Premium, opts.Now)
+	if err := s.setupCredentials(); err != nil {
+		return nil, err
+	}
+	tlsFiles, err := entra.EnsureTLS(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	s.tls = tlsFiles
+	s.login, err = entra.NewServer(directory{s.tenant}, entra.Options{DataDir: s.dir, Now: opts.Now, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.graph = graphapi.New(graphapi.Config{Tenant: s.tenant, Verify: s.verify, DeltaTokenMaxAge: opts.DeltaTokenMaxAge,
+		DeltaExpiredGone: opts.DeltaExpiredGone, Throttle: opts.Throttle, Now: opts.Now})
+	s.creds.CACertPath = tlsFiles.CAPath
+	return s, nil
+}
+
+func (s *Simulator) verify(raw string) (graphapi.Caller, error) {
+	c, err := s.login.VerifyAccessToken(raw)
+	if errors.Is(err, entra.ErrTokenExpired) {
+		return graphapi.Caller{}, graphapi.ErrTokenExpired
+	}
+	if err != nil {
+		return graphapi.Caller{}, err
+	}
+	return graphapi.Caller{AppID: c.AppID, TenantID: c.TenantID, Roles: c.Roles}, nil
+}
+
+func randomSecret() string {
+	var b [30]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// setupCredentials gives the sign-in apps and accounts their secrets,
+// reusing those of an earlier run of the same tenant in DataDir so scripts
+// and stored connector settings keep working across restarts.
+func (s *Simulator) setupCredentials() error {
+	var prev Credentials
+	if b, err := os.ReadFile(filepath.Join(s.dir, CredentialsFile)); err == nil {
+		_ = json.Unmarshal(b, &prev)
+	}
+	t := s.tenant
+	same := prev.TenantID == t.ID.String()
+	pick := func(old string) string {
+		if same && old != "" {
+			return old
+		}
+		return randomSecret()
+	}
+	certPath := filepath.Join(s.dir, "backup-app.pem")
+	cert, err := entra.EnsureAppCertificate(certPath, "Entravault Backup")
+	if err != nil {
+		return err
+	}
+	roles := append(append([]string(nil), model.BackupReadRoles...), model.RestoreWriteRoles...)
+	granted := roles
+	if s.opts.ConsentRequired {
+		granted = nil
+	}
+	backupID, noRolesID := t.Apps[model.BackupApp].AppID.String(), t.Apps[model.NoRolesApp].AppID.String()
+	s.creds = Credentials{TenantID: t.ID.String(), TenantDomain: t.Domain, Seed: t.Seed,
+		BackupApp:  AppCredentials{ClientID: backupID, ClientSecret: pick(prev.BackupApp.ClientSecret), CertPath: certPath, KeyPath: certPath},
+		NoRolesApp: AppCredentials{ClientID: noRolesID, ClientSecret: pick(prev.NoRolesApp.ClientSecret)}}
+	t.SetAppCredential(model.BackupApp, model.AppCredential{Secret: s.creds.BackupApp.ClientSecret, CertificateDER: cert.CertDER, ConfiguredRoles: roles}, granted)
+	t.SetAppCredential(model.NoRolesApp, model.AppCredential{Secret: s.creds.NoRolesApp.ClientSecret}, nil)
+	for i, u := range []int32{model.AdminUser, model.SecAdminUser, model.RegularUser} {
+		old := ""
+		if i < len(prev.Admins) {
+			old = prev.Admins[i].Password
+		}
+		pw := pick(old)
+		t.SetAccount(u, pw)
+		a := t.Accounts[lowerUPN(t.UPN(u))]
+		s.creds.Admins = append(s.creds.Admins, AccountCredentials{UPN: t.UPN(u), Password: pw, Roles: append([]string{}, a.Roles...)})
+	}
+	return nil
+}
+
+// Start listens: Graph over plain HTTP, sign-in over HTTPS. It writes
+// tenant.json once the addresses are known.
+func (s *Simulator) Start() error {
+	gl, err := net.Listen("tcp", s.opts.GraphAddr)
+	if err != nil {
+		return fmt.Errorf("tenantsim: graph listener: %w", err)
+	}
+	ll, err := net.Listen("tcp", s.opts.LoginAddr)
+	if err != nil {
+		gl.Close()
+		return fmt.Errorf("tenantsim: login listener: %w", err)
+	}
+	s.creds.GraphURL = "http://" + gl.Addr().String() + "/v1.0"
+	s.creds.AuthorityHost = "https://" + ll.Addr().String() + "/"
+	gs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ls := &http.Server{Handler: s.login.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Lock()
+	s.servers = append(s.servers, gs, ls)
+	s.mu.Unlock()
+	go func() { _ = gs.Serve(gl) }()
+	go func() { _ = ls.Serve(tls.NewListener(ll, s.tls.Config)) }()
+	if err := s.writeCredentials(); err != nil {
+		return err
+	}
+	s.log.Info("tenant simulator started", "graph", s.creds.GraphURL, "authority", s.creds.AuthorityHost,
+		"tenant", s.creds.TenantID, "credentials", filepath.Join(s.dir, CredentialsFile))
+	return nil
+}
+
+func (s *Simulator) writeCredentials() error {
+	b, err := json.MarshalIndent(s.creds, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.dir, CredentialsFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("tenantsim: write credentials: %w", err)
+	}
+	return os.Rename(tmp, path) // readers never see a half-written file
+}
+
+// Close stops both listeners and removes a temporary data folder.
+func (s *Simulator) Close() error {
+	s.mu.Lock()
+	servers := s.servers
+	s.servers = nil
+	s.mu.Unlock()
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Close())
+	}
+	if s.tempDir {
+		errs = append(errs, os.RemoveAll(s.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// GraphURL is the Graph base URL, e.g. http://127.0.0.1:8090/v1.0.
+func (s *Simulator) GraphURL() string { return s.creds.GraphURL }
+
+// AuthorityHost is the sign-in authority host, e.g. https://127.0.0.1:8091/.
+func (s *Simulator) AuthorityHost() string { return s.creds.AuthorityHost }
+
+// Credentials returns the demo credentials.
+func (s *Simulator) Credentials() Credentials { return s.creds }
+
+// HTTPClient returns a client trusting the simulator's CA.
+func (s *Simulator) HTTPClient() *http.Client { return s.tls.Client() }
+
+// Tenant exposes the model, for tests that need ground truth directly.
+func (s *Simulator) Tenant() *model.Tenant { return s.tenant }
+
+// Graph exposes the Graph server (counters, faults, delta-token expiry).
+func (s *Simulator) Graph() *graphapi.Server { return s.graph }
+
+// DataDir is the folder holding tenant.json, the CA and keys.
+func (s *Simulator) DataDir() string { return s.dir }
