@@ -401,10 +401,15 @@ func (s *Server) dropFlow(id string) {
 	s.mu.Unlock()
 }
 
-// sweepLocked drops expired flows and codes; called on every insert so the
-// maps stay bounded without a background goroutine.
+// sweepLocked drops expired flows and codes. Inserts call it, at most once a
+// minute (a sweep walks both maps), so the maps stay bounded without a
+// background goroutine.
 func (s *Server) sweepLocked() {
 	now := s.now()
+	if now.Sub(s.lastSweep) < time.Minute && now.After(s.lastSweep) {
+		return
+	}
+	s.lastSweep = now
 	for id, f := range s.flows {
 		if !now.Before(f.expires) {
 			delete(s.flows, id)

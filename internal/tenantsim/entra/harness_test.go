@@ -105,7 +105,7 @@ func (c *testClock) Advance(d time.Duration) {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	dir     *fakeDir
 	srv     *Server
 	ts      *httptest.Server
@@ -130,7 +130,7 @@ func sharedAppCert(t testing.TB) *AppCertificate {
 	return appCert
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	cert := sharedAppCert(t)
 	dir := &fakeDir{

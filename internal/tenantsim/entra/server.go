@@ -47,6 +47,8 @@ type Server struct {
 	mu    sync.Mutex
 	flows map[string]*flow     // pending sign-ins, keyed by the hidden form field
 	codes map[string]*authCode // authorization codes, keyed by code
+	// lastSweep is when expired flows and codes were last dropped.
+	lastSweep time.Time
 }
 
 // NewServer creates the sign-in service, loading or creating the signing key
