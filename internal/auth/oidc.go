@@ -1,0 +1,208 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// App roles an Entra ID app registration defines for Entravault; a token's
+// role claim carrying one of them gives the matching Role.
+const (
+	AppRoleAdmin    = "Entravault.Admin"
+	AppRoleOperator = "Entravault.Operator"
+	AppRoleViewer   = "Entravault.Viewer"
+)
+
+// OIDCConfig configures the accepted OIDC issuer.
+type OIDCConfig struct {
+	// Issuer is the issuer URL, exactly as in the tokens' iss claim and the
+	// discovery document, e.g. https://login.microsoftonline.com/<tenant>/v2.0
+	// (Entra issues v2 access tokens when the app registration sets
+	// accessTokenAcceptedVersion to 2).
+	Issuer string
+	// Audience must appear in the tokens' aud claim: the API app's client ID
+	// or application ID URI.
+	Audience string
+	// HTTPClient fetches discovery and JWKS; it may trust a private CA (the
+	// tenant simulator's). nil: http.DefaultClient.
+	HTTPClient *http.Client
+	// RoleClaim names the claim holding app roles; default "roles". Values
+	// AppRoleAdmin, AppRoleOperator, AppRoleViewer (any case) map to roles,
+	// the strongest wins; none gives RoleViewer.
+	RoleClaim string
+	// Admins lists principals (oid, upn, preferred_username, email or sub)
+	// that are admins whatever their claims: the bootstrap admin before app
+	// roles are assigned.
+	Admins []string
+}
+
+// OIDCVerifier validates access tokens from one issuer. It is safe for
+// concurrent use.
+type OIDCVerifier struct {
+	cfg      OIDCConfig
+	verifier *oidc.IDTokenVerifier
+	client   *http.Client
+}
+
+// NewOIDCVerifier fetches the issuer's discovery document (so it fails
+// early on a wrong issuer URL or an untrusted certificate) and prepares a
+// verifier that fetches and caches the JWKS it names.
+func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error) {
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, errors.New("auth: OIDC issuer and audience are both required")
+	}
+	if cfg.RoleClaim == "" {
+		cfg.RoleClaim = "roles"
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = http.DefaultClient
+	}
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, client), cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: OIDC discovery for %s: %v", ErrUnavailable, cfg.Issuer, err)
+	}
+	return &OIDCVerifier{
+		cfg:      cfg,
+		verifier: provider.Verifier(&oidc.Config{ClientID: cfg.Audience}),
+		client:   client,
+	}, nil
+}
+
+// tokenClaims are the claims Entravault reads from a verified token.
+type tokenClaims struct {
+	Issuer            string          `json:"iss"`
+	Audience          json.RawMessage `json:"aud"`
+	OID               string          `json:"oid"`
+	Sub               string          `json:"sub"`
+	UPN               string          `json:"upn"`
+	PreferredUsername string          `json:"preferred_username"`
+	Email             string          `json:"email"`
+}
+
+// Authenticate verifies rawToken's issuer, audience, expiry and signature
+// and maps its claims to a Principal. Errors match ErrExpired,
+// ErrInvalidToken (with ErrWrongIssuer, ErrWrongAudience or ErrBadSignature
+// when that is the reason) or ErrUnavailable; none contains the token.
+func (v *OIDCVerifier) Authenticate(ctx context.Context, rawToken string) (Principal, error) {
+	tok, err := v.verifier.Verify(oidc.ClientContext(ctx, v.client), rawToken)
+	if err != nil {
+		return Principal{}, v.classify(rawToken, err)
+	}
+	var c tokenClaims
+	if err := tok.Claims(&c); err != nil {
+		return Principal{}, invalid(errors.New("unreadable claims"))
+	}
+	var all map[string]json.RawMessage
+	if err := tok.Claims(&all); err != nil {
+		return Principal{}, invalid(errors.New("unreadable claims"))
+	}
+
+	p := Principal{Method: MethodOIDC, Role: RoleViewer}
+	for _, id := range []string{c.UPN, c.PreferredUsername, c.Email, c.OID, c.Sub} {
+		if id != "" && p.Name == "" {
+			p.Name = id
+		}
+	}
+	for _, id := range []string{c.OID, c.Sub, c.UPN, c.PreferredUsername, c.Email} {
+		p.IDs = addID(p.IDs, id)
+	}
+	for _, r := range stringsClaim(all[v.cfg.RoleClaim]) {
+		if role := appRole(r); role.rank() > p.Role.rank() {
+			p.Role = role
+		}
+	}
+	for _, admin := range v.cfg.Admins {
+		for _, id := range p.IDs {
+			if strings.EqualFold(strings.TrimSpace(admin), id) {
+				p.Role = RoleAdmin
+			}
+		}
+	}
+	return p, nil
+}
+
+func appRole(r string) Role {
+	switch {
+	case strings.EqualFold(r, AppRoleAdmin):
+		return RoleAdmin
+	case strings.EqualFold(r, AppRoleOperator):
+		return RoleOperator
+	case strings.EqualFold(r, AppRoleViewer):
+		return RoleViewer
+	}
+	return ""
+}
+
+// stringsClaim reads a claim that is a list of strings or one string with
+// space-separated values (as scp is).
+func stringsClaim(raw json.RawMessage) []string {
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return list
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return strings.Fields(one)
+	}
+	return nil
+}
+
+// classify turns a go-oidc error into this package's sentinels. go-oidc
+// types only expiry; for the rest the unverified payload tells which check
+// failed (it is only used to pick the error, never to accept a token).
+// Signature failures from an unreachable JWKS are ErrUnavailable.
+func (v *OIDCVerifier) classify(rawToken string, err error) error {
+	var expired *oidc.TokenExpiredError
+	if errors.As(err, &expired) {
+		return fmt.Errorf("%w at %s", ErrExpired, expired.Expiry.UTC().Format(time.RFC3339))
+	}
+	c, ok := unverifiedClaims(rawToken)
+	if !ok {
+		return invalid(errors.New("not a JWT"))
+	}
+	if c.Issuer != v.cfg.Issuer {
+		return invalid(ErrWrongIssuer)
+	}
+	var aud []string
+	if json.Unmarshal(c.Audience, &aud) != nil {
+		var one string
+		_ = json.Unmarshal(c.Audience, &one)
+		aud = []string{one}
+	}
+	found := false
+	for _, a := range aud {
+		found = found || a == v.cfg.Audience
+	}
+	if !found {
+		return invalid(ErrWrongAudience)
+	}
+	if strings.Contains(err.Error(), "fetching keys") {
+		return fmt.Errorf("%w: issuer keys: %v", ErrUnavailable, err)
+	}
+	if strings.Contains(err.Error(), "verify signature") {
+		return invalid(ErrBadSignature)
+	}
+	return invalid(errors.New("token rejected"))
+}
+
+func unverifiedClaims(raw string) (tokenClaims, bool) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return tokenClaims{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return tokenClaims{}, false
+	}
+	var c tokenClaims
+	return c, json.Unmarshal(payload, &c) == nil
+}
