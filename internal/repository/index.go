@@ -206,25 +206,36 @@ func (r *Repository) refreshIndex(ctx context.Context) error {
 	return nil
 }
 
-// readContent returns the stored bytes of id.
+// readContent returns the stored bytes of id. Readers take no lock: if a
+// pack vanished (prune repacked it), the index is reloaded, since prune
+// writes the new index before it deletes anything, and the read retried.
 func (r *Repository) readContent(ctx context.Context, id content.ID) ([]byte, pack.Kind, error) {
-	l, p, ok := r.idx.lookup(id)
-	if !ok {
-		// Another process may have written it since we loaded the index.
-		if err := r.refreshIndex(ctx); err != nil {
+	var lastErr error
+	for attempt := range 3 {
+		l, p, ok := r.idx.lookup(id)
+		if !ok || attempt > 0 {
+			// Written by another process since we loaded the index, or moved.
+			if err := r.refreshIndex(ctx); err != nil {
+				return nil, 0, err
+			}
+			l, p, ok = r.idx.lookup(id)
+		}
+		if !ok {
+			return nil, 0, fmt.Errorf("content %s: %w: missing from index", id.Short(), ErrCorrupt)
+		}
+		g, err := r.readGroup(ctx, p, l.group)
+		if err == nil {
+			return g[l.offset : l.offset+l.length : l.offset+l.length], l.kind, nil
+		}
+		if !errors.Is(err, errPackGone) {
 			return nil, 0, err
 		}
-		l, p, ok = r.idx.lookup(id)
+		lastErr = err
 	}
-	if !ok {
-		return nil, 0, fmt.Errorf("content %s: %w: missing from index", id.Short(), ErrCorrupt)
-	}
-	g, err := r.readGroup(ctx, p, l.group)
-	if err != nil {
-		return nil, 0, err
-	}
-	return g[l.offset : l.offset+l.length : l.offset+l.length], l.kind, nil
+	return nil, 0, fmt.Errorf("%w: %w", ErrCorrupt, lastErr)
 }
+
+var errPackGone = errors.New("pack missing")
 
 func (r *Repository) readGroup(ctx context.Context, p packInfo, gi uint32) ([]byte, error) {
 	key := fmt.Sprintf("%s/%d", p.name, gi)
@@ -235,7 +246,7 @@ func (r *Repository) readGroup(ctx context.Context, p packInfo, gi uint32) ([]by
 	sealed, err := r.st.getRange(ctx, "packs/"+p.name, int64(g.Off), int64(g.Len))
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: pack %s missing: %w", ErrCorrupt, p.name, err)
+			return nil, fmt.Errorf("%w: pack %s: %w", errPackGone, p.name, err)
 		}
 		return nil, err
 	}

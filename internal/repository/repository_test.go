@@ -130,9 +130,9 @@ func TestIncrementalParent(t *testing.T) {
 	s1 := commit(t, w)
 
 	w = newWriter(t, r, s1.ID, t0.Add(24*time.Hour))
-	put(t, w, "user", "3", `{"id":"3","v":1}`)        // changed
-	put(t, w, "user", "4", `{ "v":0, "id":"4" }`)     // reformatted only
-	put(t, w, "user", "new", `{"id":"new"}`)          // added
+	put(t, w, "user", "3", `{"id":"3","v":1}`)         // changed
+	put(t, w, "user", "4", `{ "v":0, "id":"4" }`)      // reformatted only
+	put(t, w, "user", "new", `{"id":"new"}`)           // added
 	if err := w.Delete(ctx, "user", "7"); err != nil { // removed
 		t.Fatal(err)
 	}
