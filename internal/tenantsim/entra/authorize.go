@@ -215,7 +215,21 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, f *flow, auto str
 		s.errorPage(w, http.StatusBadRequest, 50034, fmt.Sprintf("The user account %s does not exist in the %s directory. To sign into this application, the account must be added to the directory.", f.loginHint, f.tid))
 		return
 	}
-	s.afterSignIn(w, r, f, acct, auto)
+	s.claimSignIn(f, acct) // a fresh flow no one else knows yet
+	s.afterSignIn(w, r, f, auto)
+}
+
+// claimSignIn records who signed in to f; false if someone already did.
+// f.account never changes afterwards, so it is read without the lock.
+func (s *Server) claimSignIn(f *flow, acct Account) bool {
+	acct.Password = "" // the flow keeps who signed in, not how
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.account != nil {
+		return false
+	}
+	f.account = &acct
+	return true
 }
 
 // handleLogin checks the user name and password posted by the sign-in page.
@@ -223,10 +237,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	_ = r.ParseForm()
 	f, ok := s.liveFlow(w, r.PostForm.Get("flow"))
-	if !ok || f.account != nil {
-		if ok {
-			s.errorPage(w, http.StatusBadRequest, 50089, "Flow token is no longer valid: this sign-in was already completed.")
-		}
+	if !ok {
 		return
 	}
 	login := strings.TrimSpace(r.PostForm.Get("login"))
@@ -240,7 +251,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, f, login, "AADSTS50126: Error validating credentials due to invalid username or password.")
 		return
 	}
-	s.afterSignIn(w, r, f, acct, "")
+	if !s.claimSignIn(f, acct) {
+		s.errorPage(w, http.StatusBadRequest, 50089, "Flow token is no longer valid: this sign-in was already completed.")
+		return
+	}
+	s.afterSignIn(w, r, f, "")
 }
 
 // handleConsent receives Accept or Cancel from the review page.
@@ -251,14 +266,19 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Claim the flow: exactly one answer per review page, even when the
+	// form is posted twice at once.
 	s.mu.Lock()
 	reviewing := f.reviewing
+	f.reviewing = false
+	if reviewing {
+		delete(s.flows, f.id)
+	}
 	s.mu.Unlock()
 	if !reviewing {
 		s.errorPage(w, http.StatusBadRequest, 50089, "Flow token is not valid: sign in before answering the permission request.")
 		return
 	}
-	defer s.dropFlow(f.id)
 	switch r.PostForm.Get("action") {
 	case "accept":
 		s.accept(w, r, f)
@@ -272,12 +292,8 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 // afterSignIn decides what follows a successful sign-in: the review page,
 // the admin-approval error, or straight back to the app with a code when
 // consent is already on record and was not forced with prompt=consent.
-func (s *Server) afterSignIn(w http.ResponseWriter, r *http.Request, f *flow, acct Account, auto string) {
-	acct.Password = "" // the flow keeps who signed in, not how
-	s.mu.Lock()
-	f.account = &acct
-	s.mu.Unlock()
-
+func (s *Server) afterSignIn(w http.ResponseWriter, r *http.Request, f *flow, auto string) {
+	acct := *f.account
 	app, ok := s.dir.App(f.clientID)
 	if !ok { // deleted while the page was open
 		s.dropFlow(f.id)

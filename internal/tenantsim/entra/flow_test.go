@@ -493,3 +493,40 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowIsSingleUse: a signed-in flow cannot be signed in again, and two
+// Accepts posted at once give one consent and one code.
+func TestFlowIsSingleUse(t *testing.T) {
+	h := newHarness(t)
+	c := h.browser()
+	signInPage := h.get(c, h.authorizeURL(authorizePath(testTenant), nil))
+	review := h.submit(c, signInPage, url.Values{"login": {adminUPN}, "passwd": {adminPassword}})
+	if !strings.Contains(review.body, "Permissions requested") {
+		t.Fatalf("want the review page:\n%s", review.body)
+	}
+	if again := h.submit(c, signInPage, url.Values{"login": {userUPN}, "passwd": {userPassword}}); again.status != http.StatusBadRequest {
+		t.Errorf("second sign-in on the same flow: %d", again.status)
+	}
+	form := url.Values{"action": {"accept"}, "flow": {flowField.FindStringSubmatch(review.body)[1]}}.Encode()
+	statuses := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := c.Post(h.ts.URL+"/"+testTenant+"/consent", "application/x-www-form-urlencoded", strings.NewReader(form))
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	redirects := 0
+	for range 2 {
+		if <-statuses == http.StatusFound {
+			redirects++
+		}
+	}
+	if redirects != 1 || len(h.dir.consentLog()) != 1 {
+		t.Errorf("redirects = %d, consents = %d; want 1 and 1", redirects, len(h.dir.consentLog()))
+	}
+}
