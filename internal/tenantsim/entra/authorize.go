@@ -504,3 +504,14 @@ func withQuery(target string, v url.Values) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// handleLogout ends nothing (the simulator keeps no browser session) and
+// returns to post_logout_redirect_uri when it is an acceptable redirect.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("post_logout_redirect_uri")
+	if target != "" && redirectAllowed(App{}, target) {
+		s.redirect(w, r, target, url.Values{"state": {r.URL.Query().Get("state")}})
+		return
+	}
+	s.renderPage(w, http.StatusOK, "error", pageData{Title: "Signed out", Heading: "You signed out of your account"})
+}

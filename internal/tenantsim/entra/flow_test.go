@@ -530,3 +530,27 @@ func TestFlowIsSingleUse(t *testing.T) {
 		t.Errorf("redirects = %d, consents = %d; want 1 and 1", redirects, len(h.dir.consentLog()))
 	}
 }
+
+func TestLogout(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name       string
+		query      string
+		wantStatus int
+	}{
+		{"back to the app", "?post_logout_redirect_uri=" + url.QueryEscape(appRedirect) + "&state=s1", http.StatusFound},
+		{"not an acceptable redirect", "?post_logout_redirect_uri=" + url.QueryEscape("http://evil.example/"), http.StatusOK},
+		{"no redirect", "", http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := h.get(h.browser(), h.ts.URL+"/"+testTenant+"/oauth2/v2.0/logout"+tc.query)
+			if p.status != tc.wantStatus {
+				t.Fatalf("status %d, want %d", p.status, tc.wantStatus)
+			}
+			if tc.wantStatus == http.StatusFound {
+				checkQuery(t, redirected(t, p, appRedirect), map[string]string{"state": "s1"})
+			}
+		})
+	}
+}

@@ -72,7 +72,7 @@ func init() {
 <p class="err">{{.Message}}</p>
 <p>Signed in as {{.Login}}.</p>
 <p><a href="{{.Back}}">Return to the application without granting consent</a></p>{{end}}`,
-		"error": `{{define "body"}}<h1>Sorry, but we're having trouble signing you in.</h1>
+		"error": `{{define "body"}}<h1>{{.Heading}}</h1>
 <p class="err" role="alert">{{.Message}}</p>{{end}}`,
 	} {
 		pages[name] = template.Must(template.Must(pageTemplates.Clone()).Parse(body))
@@ -86,8 +86,8 @@ type permission struct{ Name, Description string }
 // pageData is everything any page may show. Flow is the only secret-ish
 // value and goes into a hidden form field, never a URL.
 type pageData struct {
-	Title, TenantID, AppName, Action, Flow, Login, Message, Back string
-	Permissions                                                  []permission
+	Title, Heading, TenantID, AppName, Action, Flow, Login, Message, Back string
+	Permissions                                                           []permission
 }
 
 func (s *Server) renderPage(w http.ResponseWriter, status int, name string, d pageData) {
@@ -142,6 +142,7 @@ func (s *Server) renderAdminApproval(w http.ResponseWriter, f *flow, back string
 func (s *Server) errorPage(w http.ResponseWriter, status, aadsts int, desc string) {
 	s.log.Info("entra: sign-in error page", "aadsts", aadsts)
 	s.renderPage(w, status, "error", pageData{
-		Title: "Sign in error", Message: fmt.Sprintf("AADSTS%d: %s", aadsts, desc),
+		Title: "Sign in error", Heading: "Sorry, but we're having trouble signing you in.",
+		Message: fmt.Sprintf("AADSTS%d: %s", aadsts, desc),
 	})
 }

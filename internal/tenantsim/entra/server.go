@@ -91,6 +91,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
 	mux.HandleFunc("GET /{tenant}/discovery/keys", s.handleKeys)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
+	mux.HandleFunc("POST /{tenant}/oauth2/token", s.handleTokenV1)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/logout", s.handleLogout)
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", s.handleAuthorize)
 	mux.HandleFunc("GET /{tenant}/v2.0/adminconsent", s.handleAdminConsentV2)
 	mux.HandleFunc("GET /{tenant}/adminconsent", s.handleAdminConsentV1)
@@ -191,7 +193,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, v2 bool) {
 	}
 	if !v2 {
 		doc["token_endpoint"] = t + "/oauth2/token"
-		doc["authorization_endpoint"] = t + "/oauth2/authorize"
+		// The v1 authorize endpoint is not simulated; point at v2's.
 		doc["jwks_uri"] = t + "/discovery/keys"
 		doc["issuer"] = "https://sts.windows.net/" + issuerTenant + "/"
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +35,21 @@ type tokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
+// tokenResponseV1 is the v1 endpoint's body: times are quoted, and the
+// resource is named.
+type tokenResponseV1 struct {
+	TokenType    string `json:"token_type"`
+	ExpiresIn    string `json:"expires_in"`
+	ExtExpiresIn string `json:"ext_expires_in"`
+	ExpiresOn    string `json:"expires_on"`
+	NotBefore    string `json:"not_before"`
+	Resource     string `json:"resource"`
+	AccessToken  string `json:"access_token"`
+}
+
 // tokenRequest is one POST to the token endpoint once its form is parsed.
 type tokenRequest struct {
+	v1     bool // /oauth2/token: resource= instead of scope=
 	r      *http.Request
 	seg    string // {tenant} as sent
 	tid    string
@@ -46,13 +60,19 @@ type tokenRequest struct {
 
 // handleToken implements /{tenant}/oauth2/v2.0/token. The CAE "claims"
 // parameter is accepted and ignored.
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) { s.token(w, r, false) }
+
+// handleTokenV1 implements the v1 /{tenant}/oauth2/token that older tools
+// use: client credentials with resource= instead of scope=.
+func (s *Server) handleTokenV1(w http.ResponseWriter, r *http.Request) { s.token(w, r, true) }
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request, v1 bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.writeOAuthError(w, r, errMissingParam("grant_type"))
 		return
 	}
-	req := &tokenRequest{r: r, seg: r.PathValue("tenant"), params: r.PostForm.Get}
+	req := &tokenRequest{v1: v1, r: r, seg: r.PathValue("tenant"), params: r.PostForm.Get}
 	tid, ok := s.resolveTenant(req.seg)
 	if !ok {
 		s.writeOAuthError(w, r, errTenantNotFound(req.seg))
@@ -64,7 +84,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, errMissingParam("grant_type"))
 		return
 	}
-	if grant != "client_credentials" && grant != "authorization_code" {
+	if grant != "client_credentials" && (grant != "authorization_code" || v1) {
 		s.writeOAuthError(w, r, errUnsupportedGrant(grant))
 		return
 	}
@@ -108,6 +128,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")
+	if v1 {
+		now := s.now()
+		writeJSON(w, http.StatusOK, tokenResponseV1{
+			TokenType:    resp.TokenType,
+			ExpiresIn:    strconv.Itoa(resp.ExpiresIn),
+			ExtExpiresIn: strconv.Itoa(resp.ExtExpiresIn),
+			ExpiresOn:    strconv.FormatInt(now.Add(s.lifetime).Unix(), 10),
+			NotBefore:    strconv.FormatInt(now.Unix(), 10),
+			Resource:     req.params("resource"),
+			AccessToken:  resp.AccessToken,
+		})
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -249,9 +282,29 @@ func graphAudience(resource string) (aud string, ok bool) {
 // clientCredentials issues an app-only Graph token whose roles are exactly
 // the roles granted tenant-wide to the app.
 func (s *Server) clientCredentials(req *tokenRequest) (*tokenResponse, *aadError) {
+	resource, aerr := requestedResource(req)
+	if aerr != nil {
+		return nil, aerr
+	}
+	aud, ok := graphAudience(resource)
+	if !ok {
+		return nil, errUnknownResource(resource, req.tid)
+	}
+	return s.appToken(req, aud)
+}
+
+// requestedResource reads the one resource of a client credentials request:
+// scope=<resource>/.default (v2) or resource=<resource> (v1).
+func requestedResource(req *tokenRequest) (string, *aadError) {
+	if req.v1 {
+		if r := req.params("resource"); r != "" {
+			return r, nil
+		}
+		return "", errMissingParam("resource")
+	}
 	scope := req.params("scope")
 	if strings.TrimSpace(scope) == "" {
-		return nil, errMissingParam("scope")
+		return "", errMissingParam("scope")
 	}
 	var resource string
 	for _, sc := range strings.Fields(scope) {
@@ -260,17 +313,19 @@ func (s *Server) clientCredentials(req *tokenRequest) (*tokenResponse, *aadError
 		}
 		r, ok := strings.CutSuffix(sc, "/.default")
 		if !ok || resource != "" {
-			return nil, errScopeNotDefault(scope)
+			return "", errScopeNotDefault(scope)
 		}
 		resource = r
 	}
 	if resource == "" {
-		return nil, errScopeNotDefault(scope)
+		return "", errScopeNotDefault(scope)
 	}
-	aud, ok := graphAudience(resource)
-	if !ok {
-		return nil, errUnknownResource(resource, req.tid)
-	}
+	return resource, nil
+}
+
+// appToken signs an app-only token for aud whose roles are exactly the
+// roles granted to the app.
+func (s *Server) appToken(req *tokenRequest, aud string) (*tokenResponse, *aadError) {
 	roles := slices.Clone(s.dir.GrantedRoles(req.app.ClientID))
 	slices.Sort(roles)
 	roles = slices.Compact(roles)

@@ -3,8 +3,10 @@ package entra
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -353,5 +355,65 @@ func TestClientAssertion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTokenV1 covers the v1 endpoint older tools use (resource=, quoted
+// times).
+func TestTokenV1(t *testing.T) {
+	h := newHarness(t)
+	h.dir.grant(backupAppID, "User.Read.All")
+	tests := []struct {
+		name       string
+		form       url.Values
+		wantStatus int
+	}{
+		{"resource", url.Values{"grant_type": {"client_credentials"}, "client_id": {backupAppID}, "client_secret": {backupSecret}, "resource": {GraphResource}}, 200},
+		{"no resource", url.Values{"grant_type": {"client_credentials"}, "client_id": {backupAppID}, "client_secret": {backupSecret}}, 400},
+		{"wrong secret", url.Values{"grant_type": {"client_credentials"}, "client_id": {backupAppID}, "client_secret": {"x"}, "resource": {GraphResource}}, 401},
+		{"no code grant on v1", url.Values{"grant_type": {"authorization_code"}, "client_id": {backupAppID}, "client_secret": {backupSecret}, "code": {"x"}}, 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := h.tls.Client().PostForm(h.ts.URL+"/"+testTenant+"/oauth2/token", tc.form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d %v, want %d", resp.StatusCode, body, tc.wantStatus)
+			}
+			if tc.wantStatus != 200 {
+				return
+			}
+			if body["expires_in"] != "3599" || body["resource"] != GraphResource {
+				t.Errorf("body = %v", body)
+			}
+			c, err := h.srv.VerifyAccessToken(body["access_token"].(string))
+			if err != nil || !slices.Equal(c.Roles, []string{"User.Read.All"}) {
+				t.Errorf("token: %v %+v", err, c)
+			}
+		})
+	}
+}
+
+// TestPublicURL: a pinned public URL wins over the request's host in
+// discovery and id_token issuers (for a simulator behind a proxy).
+func TestPublicURL(t *testing.T) {
+	h := newHarness(t)
+	srv, err := NewServer(h.dir, Options{PublicURL: "https://login.sim.example:9443/", Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/"+testTenant+"/v2.0/.well-known/openid-configuration", nil))
+	var doc map[string]any
+	mustJSON(t, rec.Body.String(), &doc)
+	if doc["issuer"] != "https://login.sim.example:9443/"+testTenant+"/v2.0" {
+		t.Errorf("issuer = %v", doc["issuer"])
 	}
 }
