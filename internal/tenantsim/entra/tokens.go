@@ -19,10 +19,10 @@ const (
 	GraphAppID    = "00000003-0000-0000-c000-000000000000"
 )
 
-// Token verification errors. Both wrap ErrInvalidToken's family as follows:
-// an expired or not-yet-valid token is ErrTokenExpired (Graph answers
-// "Access token has expired or is not yet valid."); anything else, including
-// a wrong audience (ErrWrongAudience), is ErrInvalidToken.
+// Token verification errors, matched with errors.Is. An expired or
+// not-yet-valid token is ErrTokenExpired (Graph answers "Access token has
+// expired or is not yet valid."); every other failure is ErrInvalidToken, and
+// a wrong audience is also ErrWrongAudience.
 var (
 	ErrTokenExpired  = errors.New("entra: access token has expired or is not yet valid")
 	ErrInvalidToken  = errors.New("entra: invalid access token")
