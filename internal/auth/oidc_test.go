@@ -1,0 +1,255 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+const testAudience = "api://entravault"
+
+// testIssuer is an OIDC issuer on httptest (TLS, so the verifier must be
+// given a client trusting its private CA): a discovery document and a JWKS
+// with one RSA key, and a method to sign tokens with it or any other key.
+type testIssuer struct {
+	srv *httptest.Server
+	key *rsa.PrivateKey
+	kid string
+}
+
+func newTestIssuer(t testing.TB) *testIssuer {
+	t.Helper()
+	iss := &testIssuer{key: newRSAKey(t), kid: "key-1"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{
+			"issuer":                                iss.url(),
+			"authorization_endpoint":                iss.url() + "/authorize",
+			"token_endpoint":                        iss.url() + "/token",
+			"jwks_uri":                              iss.url() + "/keys",
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	})
+	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
+			Key: &iss.key.PublicKey, KeyID: iss.kid, Algorithm: "RS256", Use: "sig",
+		}}})
+	})
+	iss.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(iss.srv.Close)
+	return iss
+}
+
+func newRSAKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (iss *testIssuer) url() string { return iss.srv.URL }
+
+// claims returns a valid set of claims for a user; tests change them.
+func (iss *testIssuer) claims() map[string]any {
+	now := time.Now()
+	return map[string]any{
+		"iss": iss.url(),
+		"aud": testAudience,
+		"sub": "sub-alice",
+		"oid": "00000000-0000-0000-0000-00000000a11c",
+		"upn": "alice@contoso.com",
+		"iat": now.Add(-time.Minute).Unix(),
+		"nbf": now.Add(-time.Minute).Unix(),
+		"exp": now.Add(time.Hour).Unix(),
+	}
+}
+
+func (iss *testIssuer) sign(t testing.TB, claims map[string]any) string {
+	return signWith(t, iss.key, iss.kid, claims)
+}
+
+func signWith(t testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (iss *testIssuer) verifier(t testing.TB, cfg OIDCConfig) *OIDCVerifier {
+	t.Helper()
+	cfg.Issuer, cfg.HTTPClient = iss.url(), iss.srv.Client()
+	if cfg.Audience == "" {
+		cfg.Audience = testAudience
+	}
+	v, err := NewOIDCVerifier(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("NewOIDCVerifier: %v", err)
+	}
+	return v
+}
+
+func with(c map[string]any, kv ...any) map[string]any {
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(c, kv[i].(string))
+		} else {
+			c[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return c
+}
+
+func TestOIDCAccepts(t *testing.T) {
+	iss := newTestIssuer(t)
+	v := iss.verifier(t, OIDCConfig{Admins: []string{"BOOTSTRAP@contoso.com", "oid-of-root"}})
+	aliceIDs := []string{"00000000-0000-0000-0000-00000000a11c", "sub-alice", "alice@contoso.com"}
+	cases := []struct {
+		name     string
+		claims   map[string]any
+		wantName string
+		wantRole Role
+		wantIDs  []string
+	}{
+		{"no roles is viewer", iss.claims(), "alice@contoso.com", RoleViewer, aliceIDs},
+		{"admin app role", with(iss.claims(), "roles", []string{"Entravault.Admin"}), "alice@contoso.com", RoleAdmin, aliceIDs},
+		{"operator app role", with(iss.claims(), "roles", []string{"Entravault.Operator"}), "alice@contoso.com", RoleOperator, aliceIDs},
+		{"viewer app role", with(iss.claims(), "roles", []string{"Entravault.Viewer"}), "alice@contoso.com", RoleViewer, aliceIDs},
+		{"strongest of several wins", with(iss.claims(), "roles", []string{"Entravault.Viewer", "entravault.operator", "Other.Role"}), "alice@contoso.com", RoleOperator, aliceIDs},
+		{"unknown roles are viewer", with(iss.claims(), "roles", []string{"Directory.Read.All"}), "alice@contoso.com", RoleViewer, aliceIDs},
+		{"admins list by upn, any case", with(iss.claims(), "upn", "bootstrap@CONTOSO.com"), "bootstrap@CONTOSO.com", RoleAdmin,
+			[]string{"00000000-0000-0000-0000-00000000a11c", "sub-alice", "bootstrap@CONTOSO.com"}},
+		{"admins list by oid", with(iss.claims(), "oid", "oid-of-root", "upn", nil), "oid-of-root", RoleAdmin, []string{"oid-of-root", "sub-alice"}},
+		{"v2 token: preferred_username and email", with(iss.claims(), "upn", nil, "preferred_username", "alice@contoso.com", "email", "alice@mail.contoso.com"),
+			"alice@contoso.com", RoleViewer, []string{"00000000-0000-0000-0000-00000000a11c", "sub-alice", "alice@contoso.com", "alice@mail.contoso.com"}},
+		{"audience list containing ours", with(iss.claims(), "aud", []string{"other", testAudience}), "alice@contoso.com", RoleViewer, aliceIDs},
+		{"app-only token named by oid", with(iss.claims(), "upn", nil, "sub", "00000000-0000-0000-0000-00000000a11c"), "00000000-0000-0000-0000-00000000a11c", RoleViewer,
+			[]string{"00000000-0000-0000-0000-00000000a11c"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := v.Authenticate(context.Background(), iss.sign(t, tc.claims))
+			if err != nil {
+				t.Fatalf("Authenticate: %v", err)
+			}
+			want := Principal{Name: tc.wantName, IDs: tc.wantIDs, Role: tc.wantRole, Method: MethodOIDC}
+			if !equalPrincipal(p, want) {
+				t.Fatalf("principal = %+v, want %+v", p, want)
+			}
+		})
+	}
+}
+
+func TestOIDCRoleClaim(t *testing.T) {
+	iss := newTestIssuer(t)
+	v := iss.verifier(t, OIDCConfig{RoleClaim: "entravault_roles"})
+	cases := []struct {
+		name   string
+		claims map[string]any
+		want   Role
+	}{
+		{"configured claim as list", with(iss.claims(), "entravault_roles", []string{"Entravault.Admin"}), RoleAdmin},
+		{"configured claim as space-separated string", with(iss.claims(), "entravault_roles", "x Entravault.Operator"), RoleOperator},
+		{"default claim ignored", with(iss.claims(), "roles", []string{"Entravault.Admin"}), RoleViewer},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := v.Authenticate(context.Background(), iss.sign(t, tc.claims))
+			if err != nil || p.Role != tc.want {
+				t.Fatalf("role = %q, %v; want %q", p.Role, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestOIDCRejects(t *testing.T) {
+	iss := newTestIssuer(t)
+	v := iss.verifier(t, OIDCConfig{})
+	otherKey := newRSAKey(t)
+	valid := iss.sign(t, iss.claims())
+	parts := strings.Split(valid, ".")
+	cases := []struct {
+		name  string
+		token string
+		want  []error
+	}{
+		{"expired", iss.sign(t, with(iss.claims(), "exp", time.Now().Add(-time.Minute).Unix())), []error{ErrExpired}},
+		{"wrong audience", iss.sign(t, with(iss.claims(), "aud", "api://someone-else")), []error{ErrInvalidToken, ErrWrongAudience}},
+		{"wrong issuer", iss.sign(t, with(iss.claims(), "iss", "https://evil.example")), []error{ErrInvalidToken, ErrWrongIssuer}},
+		{"signed by another key with our kid", signWith(t, otherKey, iss.kid, iss.claims()), []error{ErrInvalidToken, ErrBadSignature}},
+		{"signed by an unknown kid", signWith(t, otherKey, "key-2", iss.claims()), []error{ErrInvalidToken, ErrBadSignature}},
+		{"payload swapped under a valid signature", parts[0] + "." + strings.Split(iss.sign(t, with(iss.claims(), "roles", []string{"Entravault.Admin"})), ".")[1] + "." + parts[2],
+			[]error{ErrInvalidToken, ErrBadSignature}},
+		{"not yet valid", iss.sign(t, with(iss.claims(), "nbf", time.Now().Add(time.Hour).Unix())), []error{ErrInvalidToken}},
+		{"unsigned (alg none)", "eyJhbGciOiJub25lIn0." + parts[1] + ".", []error{ErrInvalidToken}},
+		{"garbage", "not-a-jwt", []error{ErrInvalidToken}},
+		{"empty", "", []error{ErrInvalidToken}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Authenticate(context.Background(), tc.token)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !errors.Is(err, w) {
+					t.Fatalf("err = %v, want errors.Is %v", err, w)
+				}
+			}
+			if tc.token != "" && strings.Contains(err.Error(), tc.token) {
+				t.Fatal("error message contains the token")
+			}
+		})
+	}
+}
+
+func TestOIDCIssuerUnreachable(t *testing.T) {
+	iss := newTestIssuer(t)
+
+	// Discovery over TLS needs the caller's client: the default one does not
+	// trust the test CA.
+	if _, err := NewOIDCVerifier(context.Background(), OIDCConfig{Issuer: iss.url(), Audience: testAudience}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("untrusted CA: err = %v, want ErrUnavailable", err)
+	}
+	if _, err := NewOIDCVerifier(context.Background(), OIDCConfig{Issuer: iss.url()}); err == nil {
+		t.Fatal("missing audience accepted")
+	}
+
+	// Keys unreachable after start: neither accepted nor called invalid.
+	v := iss.verifier(t, OIDCConfig{})
+	tok := iss.sign(t, iss.claims())
+	iss.srv.Close()
+	if _, err := v.Authenticate(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("JWKS down: err = %v, want ErrUnavailable", err)
+	}
+}
