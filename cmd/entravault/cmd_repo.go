@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/entravault/entravault/internal/config"
+	"github.com/entravault/entravault/internal/repository"
+	_ "github.com/entravault/entravault/internal/repository/drivers" // cloud buckets and keepers
+)
+
+const repoUsage = `usage: entravault repo <init|stats|verify|prune|snapshots> [flags]
+
+  init                         create a repository (with --data: key file and bucket under DIR)
+  stats [--json]               sizes and counts
+  snapshots [--connector C] [--scope S] [--json]
+                               list snapshots, oldest first
+  verify [--read-data N%]      check structure; download and re-hash N% of packs (default 0)
+  prune [--dry-run] [--keep-last N] [--keep-within-days N] [--keep-daily N]
+        [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--connector C] [--scope S]
+                               forget snapshots by policy, then delete unused data;
+                               the newest snapshot of each scope is always kept
+
+Repository flags (every subcommand; also ENTRAVAULT_BLOB_URL, ENTRAVAULT_SECRETS_URL, ENTRAVAULT_DATA):
+  --data DIR          dev stack folder: bucket DIR/blobs, key DIR/repo.key (default .data)
+  --blob-url URL      bucket instead (file://, azblob://, s3://, gs://); needs --secrets-url
+  --secrets-url URL   key keeper (base64key://, azurekeyvault://, awskms://, gcpkms://)
+`
+
+// cmdRepo administers the snapshot repository directly on its bucket.
+func cmdRepo(ctx context.Context, args []string) error {
+	return runRepo(ctx, args, os.Stdout, os.Stderr)
+}
+
+func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, repoUsage)
+		return flag.ErrHelp
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("repo "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, repoUsage) }
+	data := fs.String("data", ".data", "dev stack folder")
+	blobURL := fs.String("blob-url", "", "bucket URL; overrides --data")
+	secretsURL := fs.String("secrets-url", "", "key keeper URL (with --blob-url)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	readData := fs.String("read-data", "0%", "share of packs to download and re-hash, e.g. 10%")
+	dryRun := fs.Bool("dry-run", false, "report what prune would delete without deleting")
+	connector := fs.String("connector", "", "only this connector")
+	scope := fs.String("scope", "", "only this scope")
+	var pol repository.RetentionPolicy
+	fs.IntVar(&pol.KeepLast, "keep-last", 0, "keep the N newest snapshots")
+	fs.IntVar(&pol.KeepWithinDays, "keep-within-days", 0, "keep all snapshots within N days of the newest")
+	fs.IntVar(&pol.KeepDaily, "keep-daily", 0, "keep the newest snapshot of each of the last N days")
+	fs.IntVar(&pol.KeepWeekly, "keep-weekly", 0, "… of each of the last N ISO weeks")
+	fs.IntVar(&pol.KeepMonthly, "keep-monthly", 0, "… of each of the last N months")
+	fs.IntVar(&pol.KeepYearly, "keep-yearly", 0, "… of each of the last N years")
+	switch sub {
+	case "init", "stats", "verify", "prune", "snapshots":
+	default:
+		fmt.Fprint(stderr, repoUsage)
+		return fmt.Errorf("unknown subcommand %q", sub)
+	}
+	if err := config.Parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+
+	var cfg repository.Config
+	local := *blobURL == ""
+	if local {
+		var err error
+		if cfg, err = repository.LocalURLs(*data); err != nil {
+			return err
+		}
+	} else {
+		if *secretsURL == "" {
+			return errors.New("--blob-url needs --secrets-url")
+		}
+		cfg = repository.Config{BlobURL: *blobURL, SecretsURL: *secretsURL}
+	}
+
+	if sub == "init" {
+		r, err := repository.Init(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		fmt.Fprintf(stdout, "created repository %s\n", r.ID())
+		if local {
+			fmt.Fprintf(stderr, "key file: %s/repo.key (back it up: without it nothing is readable)\n", *data)
+		}
+		return nil
+	}
+	r, err := repository.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	out := func(v any, text func(w *tabwriter.Writer)) error {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		text(tw)
+		return tw.Flush()
+	}
+	switch sub {
+	case "stats":
+		st, err := r.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		return out(st, func(w *tabwriter.Writer) {
+			fmt.Fprintf(w, "snapshots\t%d\n", st.Snapshots)
+			fmt.Fprintf(w, "packs\t%d (%s)\n", st.Packs, humanBytes(st.PackBytes))
+			fmt.Fprintf(w, "index files\t%d\n", st.IndexFiles)
+			fmt.Fprintf(w, "objects\t%d distinct (%d tree blobs)\n", st.ObjectBlobs, st.TreeBlobs)
+			fmt.Fprintf(w, "uncompressed\t%s\n", humanBytes(st.RawBytes))
+			if st.PackBytes > 0 {
+				fmt.Fprintf(w, "ratio\t%.1fx\n", float64(st.RawBytes)/float64(st.PackBytes))
+			}
+		})
+	case "snapshots":
+		snaps, err := r.Snapshots(ctx, repository.Filter{Connector: *connector, Scope: *scope})
+		if err != nil {
+			return err
+		}
+		return out(snaps, func(w *tabwriter.Writer) {
+			fmt.Fprintln(w, "ID\tTIME\tCONNECTOR\tSCOPE\tOBJECTS\tSIZE")
+			for _, s := range snaps {
+				n := 0
+				for _, c := range s.Counts {
+					n += c
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID.Short(), s.Time.Format(time.RFC3339), s.Connector, s.Scope, n, humanBytes(s.Bytes))
+			}
+		})
+	case "verify":
+		pct, err := parsePercent(*readData)
+		if err != nil {
+			return err
+		}
+		rep, err := r.Verify(ctx, repository.VerifyOptions{ReadDataPercent: pct})
+		if err != nil {
+			return err
+		}
+		if err := out(rep, func(w *tabwriter.Writer) {
+			fmt.Fprintf(w, "snapshots\t%d\n", rep.Snapshots)
+			fmt.Fprintf(w, "objects referenced\t%d\n", rep.ObjectsChecked)
+			fmt.Fprintf(w, "packs read\t%d of %d (%s)\n", rep.PacksRead, rep.Packs, humanBytes(rep.BytesRead))
+			fmt.Fprintf(w, "blobs re-hashed\t%d\n", rep.BlobsRehashed)
+			if len(rep.UnreferencedPacks) > 0 {
+				fmt.Fprintf(w, "unreferenced packs\t%d (removed by prune)\n", len(rep.UnreferencedPacks))
+			}
+			for _, p := range rep.Problems {
+				fmt.Fprintf(w, "PROBLEM\t%s\n", p)
+			}
+		}); err != nil {
+			return err
+		}
+		if !rep.OK() {
+			return fmt.Errorf("%w: verify found %d problems", repository.ErrCorrupt, len(rep.Problems))
+		}
+		return nil
+	case "prune":
+		if pol.Empty() && !*dryRun {
+			fmt.Fprintln(stderr, "no --keep-* policy: keeping every snapshot, removing only unreferenced data")
+		}
+		rep, err := r.Prune(ctx, repository.PruneOptions{Connector: *connector, Scope: *scope, Policy: pol, DryRun: *dryRun})
+		if err != nil {
+			return err
+		}
+		return out(rep, func(w *tabwriter.Writer) {
+			verb := "removed"
+			if rep.DryRun {
+				verb = "would remove"
+			}
+			for _, s := range rep.Forget {
+				fmt.Fprintf(w, "%s snapshot\t%s\t%s\t%s/%s\n", verb, s.ID.Short(), s.Time.Format(time.RFC3339), s.Connector, s.Scope)
+			}
+			fmt.Fprintf(w, "snapshots kept\t%d\n", rep.Kept)
+			fmt.Fprintf(w, "packs %s\t%d (%d unreferenced, %d repacked)\n", verb, rep.PacksDeleted, rep.UnreferencedPacks, rep.PacksRepacked)
+			fmt.Fprintf(w, "space freed\t%s\n", humanBytes(rep.BytesFreed))
+		})
+	}
+	return nil
+}
+
+func parsePercent(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || v < 0 || v > 100 {
+		return 0, fmt.Errorf("--read-data %q: want a percentage 0–100", s)
+	}
+	return v, nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
