@@ -138,6 +138,9 @@ func deltaKind(k model.Kind, context string) handler {
 					}
 					if withMembers {
 						for _, md := range it.Members {
+							if !md.Removed && !s.t.IsLive(md.Member) {
+								continue // added while deleted: hidden, as in member lists
+							}
 							m := s.t.Ident(md.Member)
 							if md.Removed {
 								m["@removed"] = map[string]any{"reason": "deleted"}

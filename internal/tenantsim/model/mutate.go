@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -162,6 +163,10 @@ func (t *Tenant) Delete(r Ref) error {
 	m.Deleted = t.Now().Unix()
 	soft := r.Kind() == KindUser || r.Kind() == KindAU || r.Kind() == KindApp ||
 		(r.Kind() == KindGroup && t.Groups[r.Index()].Type == GroupM365)
+	// Graph drops a deleted object's memberships; delta shows them as
+	// members@delta removals. The lists keep the entry (hidden while not
+	// live) so a restore brings the memberships back.
+	t.recordContainers(r, OpMemberRemove)
 	if soft {
 		m.State = SoftDeleted
 		t.record(r, OpSoftDelete, 0)
@@ -207,7 +212,49 @@ func (t *Tenant) Restore(r Ref) error {
 	m := t.Meta(r)
 	m.State, m.Deleted = Live, 0
 	t.record(r, OpUpsert, 0)
+	t.recordContainers(r, OpMemberAdd)
 	return nil
+}
+
+// recordContainers logs a membership change of r in every live group and
+// administrative unit that lists it. Churn builds the reverse index once
+// per call (t.memberOf); single writes scan.
+func (t *Tenant) recordContainers(r Ref, op Op) {
+	if r.Kind() != KindUser && r.Kind() != KindGroup && r.Kind() != KindSP {
+		return
+	}
+	if t.memberOf != nil {
+		for _, c := range t.memberOf[r] {
+			if t.IsLive(c) {
+				t.record(c, op, r)
+			}
+		}
+		return
+	}
+	for i := range t.Groups {
+		if t.Groups[i].State == Live && slices.Contains(t.Groups[i].Members, r) {
+			t.record(MakeRef(KindGroup, int32(i)), op, r)
+		}
+	}
+	for i := range t.AUs {
+		if t.AUs[i].State == Live && slices.Contains(t.AUs[i].Members, r) {
+			t.record(MakeRef(KindAU, int32(i)), op, r)
+		}
+	}
+}
+
+func (t *Tenant) buildMemberOf() {
+	t.memberOf = map[Ref][]Ref{}
+	for i := range t.Groups {
+		for _, m := range t.Groups[i].Members {
+			t.memberOf[m] = append(t.memberOf[m], MakeRef(KindGroup, int32(i)))
+		}
+	}
+	for i := range t.AUs {
+		for _, m := range t.AUs[i].Members {
+			t.memberOf[m] = append(t.memberOf[m], MakeRef(KindAU, int32(i)))
+		}
+	}
 }
 
 // Members returns the member list of a group or administrative unit (owners
@@ -261,6 +308,9 @@ func (t *Tenant) AddMember(r, member Ref, owners bool) error {
 	*list = append(*list, member)
 	if !owners {
 		t.record(r, OpMemberAdd, member)
+		if t.memberOf != nil {
+			t.memberOf[member] = append(t.memberOf[member], r)
+		}
 	}
 	return nil
 }
@@ -319,6 +369,8 @@ func (t *Tenant) Churn(pct float64) ChurnStats {
 	var st ChurnStats
 	t.churns++
 	r := t.rng
+	t.buildMemberOf()
+	defer func() { t.memberOf = nil }()
 	now := t.Now().Unix()
 	for _, k := range []Kind{KindUser, KindGroup, KindAU, KindApp} {
 		n := int(float64(t.Len(k)) * pct / 100)
@@ -349,6 +401,7 @@ func (t *Tenant) Churn(pct float64) ChurnStats {
 				if k == KindUser && i <= RegularUser || k == KindApp && i <= NoRolesApp {
 					continue
 				}
+				t.recordContainers(ref, OpMemberRemove)
 				t.Meta(ref).Deleted = now
 				t.hardDelete(ref)
 				st.HardDeleted++
@@ -427,6 +480,14 @@ func (t *Tenant) churnCreate(k Kind, now int64) {
 	}
 	t.byID[meta.ID] = ref
 	t.record(ref, OpUpsert, 0)
+	if k == KindGroup || k == KindAU {
+		for _, m := range *t.memberList(ref, false) {
+			t.record(ref, OpMemberAdd, m)
+			if t.memberOf != nil {
+				t.memberOf[m] = append(t.memberOf[m], ref)
+			}
+		}
+	}
 }
 
 // AppendLogs adds n sign-in and n audit records timestamped now.

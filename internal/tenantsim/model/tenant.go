@@ -227,8 +227,10 @@ type Tenant struct {
 	byID    map[ID]Ref
 	upns    map[string]int32
 	changes []Change
-	rng     *rand.Rand
-	churns  uint64
+	// memberOf is a reverse membership index, only built during Churn.
+	memberOf map[Ref][]Ref
+	rng      *rand.Rand
+	churns   uint64
 }
 
 // Lookup finds a live or deleted object by id.
