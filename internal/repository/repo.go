@@ -219,7 +219,11 @@ func (r *Repository) ID() string { return r.id }
 // Close releases the bucket. Writers must be committed or aborted first.
 func (r *Repository) Close() error {
 	var err error
-	r.closeOnce.Do(func() { err = r.st.b.Close() })
+	r.closeOnce.Do(func() {
+		if !r.st.keepOpen {
+			err = r.st.b.Close()
+		}
+	})
 	return err
 }
 

@@ -23,6 +23,8 @@ type store struct {
 	dir string // root directory when the bucket is file://, for fsync
 	// fault injects failures in tests; nil in production.
 	fault faultFunc
+	// keepOpen leaves the bucket open on Close (tests sharing a bucket).
+	keepOpen bool
 }
 
 func (s *store) inject(op, key string) error {
