@@ -34,10 +34,37 @@ type index struct {
 	packs  []packInfo
 	byName map[string]uint32
 	files  map[string]bool
+	// bases records, for objects stored as deltas, what they are a delta
+	// against (kept apart: few entries need it).
+	bases map[content.ID]deltaRef
+}
+
+type deltaRef struct {
+	base  content.ID
+	depth uint8
 }
 
 func newIndex() *index {
-	return &index{byID: map[content.ID]loc{}, byName: map[string]uint32{}, files: map[string]bool{}}
+	return &index{byID: map[content.ID]loc{}, byName: map[string]uint32{}, files: map[string]bool{},
+		bases: map[content.ID]deltaRef{}}
+}
+
+// depth returns the delta chain length of id (0 for a full object) and
+// whether id is indexed.
+func (x *index) depth(id content.ID) (int, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if _, ok := x.byID[id]; !ok {
+		return 0, false
+	}
+	return int(x.bases[id].depth), true
+}
+
+func (x *index) base(id content.ID) (content.ID, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	d, ok := x.bases[id]
+	return d.base, ok
 }
 
 func (x *index) lookup(id content.ID) (loc, packInfo, bool) {
@@ -72,6 +99,9 @@ func (x *index) addPack(name string, size int64, h *pack.Header) {
 	for _, e := range h.Entries {
 		if _, ok := x.byID[e.ID]; !ok {
 			x.byID[e.ID] = loc{pack: p, group: e.Group, kind: e.Kind, offset: e.Offset, length: e.Length}
+			if e.Kind == pack.KindDelta {
+				x.bases[e.ID] = deltaRef{base: e.Base, depth: e.Depth}
+			}
 		}
 	}
 }
@@ -167,8 +197,7 @@ func (r *Repository) refreshIndex(ctx context.Context) error {
 	r.idx.mu.Lock()
 	for name := range r.idx.files {
 		if !present[name] {
-			fresh := newIndex()
-			r.idx.byID, r.idx.packs, r.idx.byName, r.idx.files = fresh.byID, fresh.packs, fresh.byName, fresh.files
+			r.idx.reset()
 			r.groups.clear()
 			break
 		}
@@ -225,7 +254,11 @@ func (r *Repository) readContent(ctx context.Context, id content.ID) ([]byte, pa
 		}
 		g, err := r.readGroup(ctx, p, l.group)
 		if err == nil {
-			return g[l.offset : l.offset+l.length : l.offset+l.length], l.kind, nil
+			b := g[l.offset : l.offset+l.length : l.offset+l.length]
+			if l.kind != pack.KindDelta {
+				return b, l.kind, nil
+			}
+			return r.applyDelta(ctx, id, b)
 		}
 		if !errors.Is(err, errPackGone) {
 			return nil, 0, err
@@ -256,4 +289,28 @@ func (r *Repository) readGroup(ctx context.Context, p packInfo, gi uint32) ([]by
 	}
 	r.groups.add(key, plain, len(plain))
 	return plain, nil
+}
+
+// reset empties the index; the caller holds x.mu.
+func (x *index) reset() {
+	fresh := newIndex()
+	x.byID, x.packs, x.byName, x.files, x.bases = fresh.byID, fresh.packs, fresh.byName, fresh.files, fresh.bases
+}
+
+// applyDelta rebuilds a delta-stored object from its base (recursively; the
+// chain is bounded by maxDeltaDepth).
+func (r *Repository) applyDelta(ctx context.Context, id content.ID, delta []byte) ([]byte, pack.Kind, error) {
+	base, ok := r.idx.base(id)
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: content %s: delta without base", ErrCorrupt, id.Short())
+	}
+	braw, _, err := r.readContent(ctx, base)
+	if err != nil {
+		return nil, 0, fmt.Errorf("base of %s: %w", id.Short(), err)
+	}
+	out, err := pack.ApplyDelta(braw, delta)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: content %s: %w", ErrCorrupt, id.Short(), err)
+	}
+	return out, pack.KindObject, nil
 }

@@ -133,6 +133,22 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 		}
 	}
 
+	// A live object stored as a delta keeps its whole base chain alive.
+	work := make([]content.ID, 0, len(live))
+	for id := range live {
+		work = append(work, id)
+	}
+	for len(work) > 0 {
+		id := work[len(work)-1]
+		work = work[:len(work)-1]
+		if b, ok := r.idx.base(id); ok {
+			if _, seen := live[b]; !seen {
+				live[b] = struct{}{}
+				work = append(work, b)
+			}
+		}
+	}
+
 	// 3. Classify packs: all live (keep), none live (delete), mixed
 	// (repack if mostly dead).
 	threshold := opts.RepackUnused
@@ -239,9 +255,8 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 func isExists(err error) bool { return err != nil && errors.Is(err, errBlobExists) }
 
 func (r *Repository) resetIndex() {
-	fresh := newIndex()
 	r.idx.mu.Lock()
-	r.idx.byID, r.idx.packs, r.idx.byName, r.idx.files = fresh.byID, fresh.packs, fresh.byName, fresh.files
+	r.idx.reset()
 	r.idx.mu.Unlock()
 	r.groups.clear()
 }
@@ -301,7 +316,7 @@ func (r *Repository) repack(ctx context.Context, packs []packInfo, live map[cont
 					}
 				}
 				copied[e.ID] = true
-				items = append(items, pack.Item{ID: e.ID, Kind: e.Kind, Offset: uint32(len(group)), Length: e.Length})
+				items = append(items, pack.Item{ID: e.ID, Kind: e.Kind, Offset: uint32(len(group)), Length: e.Length, Base: e.Base, Depth: e.Depth})
 				group = append(group, plain[e.Offset:e.Offset+e.Length]...)
 				if len(group) >= r.groupSize {
 					b.AddGroup(group, items)

@@ -15,7 +15,8 @@ type Stats struct {
 	// Contents is the number of distinct stored blobs (objects and trees);
 	// RawBytes their uncompressed size.
 	Contents    int
-	ObjectBlobs int
+	ObjectBlobs int // full objects plus DeltaBlobs
+	DeltaBlobs  int // objects stored as a delta against an earlier version
 	TreeBlobs   int
 	RawBytes    int64
 }
@@ -39,8 +40,11 @@ func (r *Repository) Stats(ctx context.Context) (Stats, error) {
 	}
 	s.Contents = len(r.idx.byID)
 	for _, l := range r.idx.byID {
-		if l.kind == pack.KindObject {
+		if l.kind != pack.KindTree {
 			s.ObjectBlobs++
+			if l.kind == pack.KindDelta {
+				s.DeltaBlobs++
+			}
 		} else {
 			s.TreeBlobs++
 		}

@@ -160,8 +160,7 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 				continue
 			}
 			refs[e.cid] = ref{snap: id, key: e.key}
-			_, p, ok := r.idx.lookup(e.cid)
-			if !ok || missingPack[p.name] {
+			if !r.chainPresent(e.cid, missingPack) {
 				rep.Problems = append(rep.Problems, Problem{Kind: MissingContent, Snapshot: id,
 					Object: displayKey(e.key), Content: e.cid.String()})
 				continue
@@ -249,9 +248,17 @@ func (r *Repository) readPack(ctx context.Context, p packInfo, refs map[content.
 		for _, e := range byGroup[gi] {
 			b := plain[e.Offset : e.Offset+e.Length]
 			var got content.ID
-			if e.Kind == pack.KindObject {
+			switch e.Kind {
+			case pack.KindObject:
 				got, err = content.Sum(b)
-			} else {
+			case pack.KindDelta:
+				var base []byte
+				if base, _, err = r.readContent(ctx, e.Base); err == nil {
+					if b, err = pack.ApplyDelta(base, b); err == nil {
+						got, err = content.Sum(b)
+					}
+				}
+			default:
 				got = content.SumBytes(b)
 			}
 			rehashed++
@@ -268,4 +275,21 @@ func objectName(key string) string {
 		return ""
 	}
 	return displayKey(key)
+}
+
+// chainPresent reports whether id and, for deltas, every base down the chain
+// are indexed in packs that exist.
+func (r *Repository) chainPresent(id content.ID, missingPack map[string]bool) bool {
+	for range 64 {
+		_, p, ok := r.idx.lookup(id)
+		if !ok || missingPack[p.name] {
+			return false
+		}
+		b, isDelta := r.idx.base(id)
+		if !isDelta {
+			return true
+		}
+		id = b
+	}
+	return false
 }

@@ -20,6 +20,9 @@ const (
 	KindObject Kind = 1
 	// KindTree is internal metadata (snapshot trees); its id hashes the bytes.
 	KindTree Kind = 2
+	// KindDelta is an object stored as a delta against an earlier version
+	// (Item.Base); its id is the object's content id, like KindObject.
+	KindDelta Kind = 3
 )
 
 const (
@@ -40,6 +43,10 @@ type Item struct {
 	Kind   Kind
 	Offset uint32 // within the decompressed group
 	Length uint32
+	// Base and Depth are set for KindDelta: the version this one is a delta
+	// against, and the length of the delta chain down to a full object.
+	Base  content.ID
+	Depth uint8
 }
 
 // Group is a sealed group's place inside its pack.
@@ -72,7 +79,7 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 		var err error
 		// EncodeAll/DecodeAll are safe for concurrent use; CRC is redundant
 		// under GCM.
-		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
 		if err != nil {
 			panic(err)
@@ -168,6 +175,10 @@ func EncodeHeader(h *Header) []byte {
 		out = binary.LittleEndian.AppendUint32(out, e.Group)
 		out = binary.LittleEndian.AppendUint32(out, e.Offset)
 		out = binary.LittleEndian.AppendUint32(out, e.Length)
+		if e.Kind == KindDelta {
+			out = append(out, e.Base[:]...)
+			out = append(out, e.Depth)
+		}
 	}
 	return out
 }
@@ -197,11 +208,14 @@ func DecodeHeader(b []byte) (*Header, error) {
 	}
 	n = int(binary.LittleEndian.Uint32(b))
 	b = b[4:]
-	if n != len(b)/headerEntry || len(b)%headerEntry != 0 {
+	if n > len(b)/headerEntry {
 		return nil, bad
 	}
 	h.Entries = make([]Entry, n)
 	for i := range h.Entries {
+		if len(b) < headerEntry {
+			return nil, bad
+		}
 		e := &h.Entries[i]
 		copy(e.ID[:], b[:32])
 		e.Kind = Kind(b[32])
@@ -212,6 +226,17 @@ func DecodeHeader(b []byte) (*Header, error) {
 			return nil, bad
 		}
 		b = b[headerEntry:]
+		if e.Kind == KindDelta {
+			if len(b) < 33 {
+				return nil, bad
+			}
+			copy(e.Base[:], b[:32])
+			e.Depth = b[32]
+			b = b[33:]
+		}
+	}
+	if len(b) != 0 {
+		return nil, bad
 	}
 	return h, nil
 }
@@ -271,4 +296,39 @@ func OpenGroup(k *crypto.Keys, name string, i uint32, g Group, sealed []byte) ([
 		return nil, fmt.Errorf("%w: group %d: decompress", ErrCorrupt, i)
 	}
 	return plain, nil
+}
+
+// EncodeDelta describes target as base with one middle run replaced: the
+// common prefix and suffix are kept by length. Graph objects that changed
+// usually differ in a property or two, so the delta is small.
+func EncodeDelta(base, target []byte) []byte {
+	p := 0
+	for p < len(base) && p < len(target) && base[p] == target[p] {
+		p++
+	}
+	s := 0
+	for s < len(base)-p && s < len(target)-p && base[len(base)-1-s] == target[len(target)-1-s] {
+		s++
+	}
+	out := binary.AppendUvarint(nil, uint64(p))
+	out = binary.AppendUvarint(out, uint64(s))
+	return append(out, target[p:len(target)-s]...)
+}
+
+// ApplyDelta rebuilds the target from base and an EncodeDelta result.
+func ApplyDelta(base, delta []byte) ([]byte, error) {
+	p, k := binary.Uvarint(delta)
+	if k <= 0 {
+		return nil, fmt.Errorf("%w: bad delta", ErrCorrupt)
+	}
+	delta = delta[k:]
+	s, k := binary.Uvarint(delta)
+	if k <= 0 || p+s > uint64(len(base)) {
+		return nil, fmt.Errorf("%w: bad delta", ErrCorrupt)
+	}
+	mid := delta[k:]
+	out := make([]byte, 0, int(p)+len(mid)+int(s))
+	out = append(out, base[:p]...)
+	out = append(out, mid...)
+	return append(out, base[uint64(len(base))-s:]...), nil
 }
