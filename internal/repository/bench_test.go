@@ -2,10 +2,10 @@ package repository
 
 import (
 	"context"
-	"syscall"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
