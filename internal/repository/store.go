@@ -178,6 +178,13 @@ func (s *store) del(ctx context.Context, key string) error {
 	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
+	if s.dir != "" {
+		// A delete that a power loss could undo would let prune's order
+		// (manifests before packs) be reversed on disk.
+		if err := fsync(filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(key)))); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("fsync dir of %s: %w", key, err)
+		}
+	}
 	return nil
 }
 
