@@ -18,7 +18,7 @@ import (
 	_ "github.com/entravault/entravault/internal/repository/drivers" // cloud buckets and keepers
 )
 
-const repoUsage = `usage: entravault repo <init|stats|verify|prune|snapshots> [flags]
+const repoUsage = `usage: entravault repo <init|stats|verify|prune|snapshots|rebuild-index> [flags]
 
   init                         create a repository (with --data: key file and bucket under DIR)
   stats [--json]               sizes and counts
@@ -29,6 +29,7 @@ const repoUsage = `usage: entravault repo <init|stats|verify|prune|snapshots> [f
         [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--connector C] [--scope S]
                                forget snapshots by policy, then delete unused data;
                                the newest snapshot of each scope is always kept
+  rebuild-index                recreate lost or damaged index files from pack headers
 
 Repository flags (every subcommand; also ENTRAVAULT_BLOB_URL, ENTRAVAULT_SECRETS_URL, ENTRAVAULT_DATA):
   --data DIR          dev stack folder: bucket DIR/blobs, key DIR/repo.key (default .data)
@@ -66,7 +67,7 @@ func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&pol.KeepMonthly, "keep-monthly", 0, "… of each of the last N months")
 	fs.IntVar(&pol.KeepYearly, "keep-yearly", 0, "… of each of the last N years")
 	switch sub {
-	case "init", "stats", "verify", "prune", "snapshots":
+	case "init", "stats", "verify", "prune", "snapshots", "rebuild-index":
 	default:
 		fmt.Fprint(stderr, repoUsage)
 		return fmt.Errorf("unknown subcommand %q", sub)
@@ -121,6 +122,24 @@ func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return tw.Flush()
 	}
 	switch sub {
+	case "rebuild-index":
+		rep, err := r.RebuildIndex(ctx)
+		if err != nil {
+			return err
+		}
+		if err := out(rep, func(w *tabwriter.Writer) {
+			fmt.Fprintf(w, "packs indexed\t%d\n", rep.Packs)
+			fmt.Fprintf(w, "old index files removed\t%d\n", rep.IndexRemoved)
+			for _, p := range rep.Unreadable {
+				fmt.Fprintf(w, "UNREADABLE PACK\t%s\n", p)
+			}
+		}); err != nil {
+			return err
+		}
+		if len(rep.Unreadable) > 0 {
+			return fmt.Errorf("%w: %d packs have unreadable headers", repository.ErrCorrupt, len(rep.Unreadable))
+		}
+		return nil
 	case "stats":
 		st, err := r.Stats(ctx)
 		if err != nil {

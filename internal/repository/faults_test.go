@@ -455,3 +455,36 @@ func TestPruneConcurrentWithBackup(t *testing.T) {
 	verifyAll(t, fresh)
 	t.Logf("prunes=%d locked=%d", prunes.Load(), locked.Load())
 }
+
+func TestRebuildIndex(t *testing.T) {
+	ctx := context.Background()
+	r := smallRepo(t)
+	ten, users := tenantUsers(9, 120)
+	s1, err := backupUsers(t, r, ten, users, "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := mutate(ten, users, 30, 1)
+	s2, err := backupUsers(t, r, ten, changed, s1.ID, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := r.st.list(ctx, "index")
+	for _, f := range files {
+		if err := r.st.b.Delete(ctx, "index/"+f.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost := otherProcess(t, r)
+	if _, err := lost.Get(ctx, s1.ID, "user", users[0].ID()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Get without index: %v, want ErrCorrupt", err)
+	}
+	rep, err := lost.RebuildIndex(ctx)
+	if err != nil || len(rep.Unreadable) != 0 || rep.Packs == 0 {
+		t.Fatalf("RebuildIndex = %+v, %v", rep, err)
+	}
+	fresh := otherProcess(t, r)
+	checkSnapshot(t, fresh, s1.ID, users)
+	checkSnapshot(t, fresh, s2.ID, changed)
+	verifyAll(t, fresh)
+}
