@@ -83,7 +83,12 @@ func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	local := *blobURL == ""
 	if local {
 		var err error
-		if cfg, err = repository.LocalURLs(*data); err != nil {
+		if sub == "init" {
+			cfg, err = repository.LocalURLs(*data) // creates the key file
+		} else {
+			cfg, err = repository.LocalConfig(*data)
+		}
+		if err != nil {
 			return err
 		}
 	} else {

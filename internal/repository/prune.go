@@ -52,6 +52,9 @@ type PruneReport struct {
 // index entries before their packs.
 func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport, error) {
 	rep := PruneReport{DryRun: opts.DryRun}
+	if opts.All && opts.Connector == "" {
+		return rep, errors.New("prune: All needs a connector")
+	}
 	l, err := r.lock(ctx, true)
 	if err != nil {
 		return rep, err
@@ -75,6 +78,12 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	forget := map[SnapshotID]bool{}
 	for k, snaps := range byScope {
 		if (opts.Connector != "" && opts.Connector != k.c) || (opts.Scope != "" && opts.Scope != k.s) {
+			continue
+		}
+		if opts.All {
+			for _, sn := range snaps {
+				forget[SnapshotID(sn.ID)] = true
+			}
 			continue
 		}
 		for _, d := range retention.Apply(snaps, opts.Policy) {

@@ -273,6 +273,20 @@ func LocalURLs(dataDir string) (Config, error) {
 	}, nil
 }
 
+// LocalConfig returns the URLs of an existing dev-default repository under
+// dataDir without creating anything; ErrNoRepository if its key file is
+// missing.
+func LocalConfig(dataDir string) (Config, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return Config{}, err
+	}
+	if _, err := os.Stat(filepath.Join(abs, "repo.key")); err != nil {
+		return Config{}, fmt.Errorf("%w: no key file in %s", ErrNoRepository, abs)
+	}
+	return LocalURLs(dataDir)
+}
+
 // OpenLocal opens the dev-default repository under dataDir (blobs in
 // dataDir/blobs, key in dataDir/repo.key), creating both on first use.
 func OpenLocal(ctx context.Context, dataDir string) (*Repository, error) {
