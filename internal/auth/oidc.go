@@ -2,12 +2,15 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -50,7 +53,23 @@ type OIDCVerifier struct {
 	cfg      OIDCConfig
 	verifier *oidc.IDTokenVerifier
 	client   *http.Client
+	now      func() time.Time
+
+	// verified caches accepted tokens by SHA-256, so a client sending the
+	// same token on every call pays the RSA check once a minute, not each
+	// time. An entry never outlives the token's exp.
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]verifiedToken
 }
+
+type verifiedToken struct {
+	p       Principal
+	expires time.Time
+}
+
+// verifiedTTL bounds how long an accepted token is remembered; a change of
+// OIDCConfig.Admins or of role mapping applies after a restart anyway.
+const verifiedTTL = time.Minute
 
 // NewOIDCVerifier fetches the issuer's discovery document (so it fails
 // early on a wrong issuer URL or an untrusted certificate) and prepares a
@@ -70,11 +89,9 @@ func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: OIDC discovery for %s: %v", ErrUnavailable, cfg.Issuer, err)
 	}
-	return &OIDCVerifier{
-		cfg:      cfg,
-		verifier: provider.Verifier(&oidc.Config{ClientID: cfg.Audience}),
-		client:   client,
-	}, nil
+	v := &OIDCVerifier{cfg: cfg, client: client, now: time.Now, verified: map[[sha256.Size]byte]verifiedToken{}}
+	v.verifier = provider.Verifier(&oidc.Config{ClientID: cfg.Audience, Now: func() time.Time { return v.now() }})
+	return v, nil
 }
 
 // tokenClaims are the claims Entravault reads from a verified token.
@@ -93,10 +110,48 @@ type tokenClaims struct {
 // ErrInvalidToken (with ErrWrongIssuer, ErrWrongAudience or ErrBadSignature
 // when that is the reason) or ErrUnavailable; none contains the token.
 func (v *OIDCVerifier) Authenticate(ctx context.Context, rawToken string) (Principal, error) {
+	sum := sha256.Sum256([]byte(rawToken))
+	now := v.now()
+	v.mu.Lock()
+	hit, ok := v.verified[sum]
+	v.mu.Unlock()
+	if ok && now.Before(hit.expires) {
+		p := hit.p
+		p.IDs = slices.Clone(p.IDs) // the caller may append to it
+		return p, nil
+	}
 	tok, err := v.verifier.Verify(oidc.ClientContext(ctx, v.client), rawToken)
 	if err != nil {
 		return Principal{}, v.classify(rawToken, err)
 	}
+	p, err := v.principal(tok)
+	if err != nil {
+		return Principal{}, err
+	}
+	expires := now.Add(verifiedTTL)
+	if tok.Expiry.Before(expires) {
+		expires = tok.Expiry
+	}
+	v.mu.Lock()
+	if len(v.verified) >= maxCache {
+		for k, e := range v.verified {
+			if !now.Before(e.expires) {
+				delete(v.verified, k)
+			}
+		}
+		if len(v.verified) >= maxCache {
+			clear(v.verified)
+		}
+	}
+	cached := p
+	cached.IDs = slices.Clone(p.IDs)
+	v.verified[sum] = verifiedToken{p: cached, expires: expires}
+	v.mu.Unlock()
+	return p, nil
+}
+
+// principal maps a verified token's claims to a Principal.
+func (v *OIDCVerifier) principal(tok *oidc.IDToken) (Principal, error) {
 	var c tokenClaims
 	if err := tok.Claims(&c); err != nil {
 		return Principal{}, invalid(errors.New("unreadable claims"))
