@@ -488,3 +488,33 @@ func TestRebuildIndex(t *testing.T) {
 	checkSnapshot(t, fresh, s2.ID, changed)
 	verifyAll(t, fresh)
 }
+
+func TestPruneAllOfConnector(t *testing.T) {
+	ctx := context.Background()
+	r := smallRepo(t)
+	ten, users := tenantUsers(10, 50)
+	s1, err := backupUsers(t, r, ten, users, "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.NewWriter(ctx, WriterOptions{Connector: "other", Scope: "groups", Time: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, w, "group", "g1", `{"id":"g1"}`)
+	other := commit(t, w)
+	if _, err := r.Prune(ctx, PruneOptions{All: true}); err == nil {
+		t.Fatal("All without a connector accepted")
+	}
+	rep, err := r.Prune(ctx, PruneOptions{Connector: "entra", All: true})
+	if err != nil || len(rep.Forget) != 1 || rep.Forget[0].ID != s1.ID {
+		t.Fatalf("Prune All = %+v, %v", rep, err)
+	}
+	if _, err := r.Get(ctx, s1.ID, "user", users[0].ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted connector still readable: %v", err)
+	}
+	if got := mustGet(t, r, other.ID, "group", "g1"); got != `{"id":"g1"}` {
+		t.Fatalf("other connector damaged: %q", got)
+	}
+	verifyAll(t, r)
+}

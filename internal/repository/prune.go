@@ -20,6 +20,10 @@ type PruneOptions struct {
 	Connector, Scope string
 	Policy           RetentionPolicy
 	DryRun           bool
+	// All forgets every selected snapshot, the newest included: deleting a
+	// connector's data. It requires Connector and ignores Policy. (Added for
+	// activities/retention.go.)
+	All bool
 	// RepackUnused: packs whose dead share of bytes exceeds this fraction
 	// have their live blobs copied to new packs so the old ones can go.
 	// Zero means 0.3; 1 disables repacking.
@@ -228,6 +232,9 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 		if err := r.st.del(ctx, "snapshots/"+string(id)); err != nil {
 			return rep, err
 		}
+		r.snaps.mu.Lock()
+		delete(r.snaps.m, id)
+		r.snaps.mu.Unlock()
 	}
 	oldFiles, err := r.st.list(ctx, "index")
 	if err != nil {
