@@ -1,0 +1,108 @@
+package graphapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entravault/entravault/internal/tenantsim/model"
+)
+
+func allRoles(string) (Caller, error) {
+	return Caller{AppID: "bench", TenantID: "t", Roles: []string{"Directory.Read.All", "AuditLog.Read.All"}}, nil
+}
+
+// BenchmarkUsersPages serves /users?$top=999 pages of a 100k-user tenant,
+// following nextLinks; pages/s is the figure in docs/benchmarks.md.
+func BenchmarkUsersPages(b *testing.B) {
+	tn := model.Generate(1, model.Sizes{Users: 100_000, LogsPerDay: 10}, true, time.Now)
+	s := New(Config{Tenant: tn, Verify: allRoles, Throttle: ThrottleConfig{Disabled: true}})
+	url := "http://sim/v1.0/users?$top=999"
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer x")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+		var p struct {
+			Next string `json:"@odata.nextLink"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &p)
+		url = p.Next
+		if url == "" {
+			url = "http://sim/v1.0/users?$top=999"
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pages/s")
+}
+
+func TestFilterParsing(t *testing.T) {
+	obj := map[string]any{"id": "a", "displayName": "Adele Vance", "createdDateTime": "2024-03-01T10:00:00.1234567Z",
+		"status": map[string]any{"errorCode": 0}}
+	cases := []struct {
+		name, filter string
+		want, bad    bool
+	}{
+		{"eq string case-insensitive", "displayName eq 'adele vance'", true, false},
+		{"time range", "createdDateTime ge 2024-01-01T00:00:00Z and createdDateTime le 2024-12-31T00:00:00Z", true, false},
+		{"time outside", "createdDateTime ge 2025-01-01T00:00:00Z", false, false},
+		{"in", "id in ('b','a')", true, false},
+		{"startswith", "startswith(displayName,'Ad')", true, false},
+		{"nested", "status/errorCode eq 0", true, false},
+		{"or", "id eq 'x' or id eq 'a'", true, false},
+		{"missing value", "id eq", false, true},
+		{"unterminated", "id eq 'a", false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := parseFilter(c.filter)
+			if (err != nil) != c.bad {
+				t.Fatalf("err %v", err)
+			}
+			if err == nil && e.eval(obj) != c.want {
+				t.Fatalf("eval = %v", !c.want)
+			}
+		})
+	}
+}
+
+func TestRoutesAndRoles(t *testing.T) {
+	tn := model.Generate(1, model.Sizes{Users: 30}, false, time.Now)
+	cases := []struct {
+		name, method, path string
+		roles              []string
+		status             int
+	}{
+		{"delta with parens", "GET", "/v1.0/users/delta()", []string{"User.Read.All"}, 200},
+		{"sp by appId", "GET", "/v1.0/servicePrincipals(appId='" + model.GraphAppID + "')", []string{"Application.Read.All"}, 200},
+		{"directoryRoles rejects top", "GET", "/v1.0/directoryRoles?$top=5", []string{"Directory.Read.All"}, 400},
+		{"percent-encoded top", "GET", "/v1.0/users?%24top=5", []string{"User.Read.All"}, 200},
+		{"groups need a group role", "GET", "/v1.0/groups", []string{"User.Read.All"}, 403},
+		{"write needs ReadWrite", "DELETE", "/v1.0/users/" + tn.Users[5].ID.String(), []string{"User.Read.All"}, 403},
+		{"unknown segment", "GET", "/v1.0/nothing", []string{"User.Read.All"}, 400},
+		{"wrong method", "PUT", "/v1.0/users", []string{"User.ReadWrite.All"}, 405},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := New(Config{Tenant: tn, Throttle: ThrottleConfig{Disabled: true},
+				Verify: func(string) (Caller, error) { return Caller{AppID: "a", Roles: c.roles}, nil }})
+			req := httptest.NewRequest(c.method, "http://sim"+c.path, nil)
+			req.Header.Set("Authorization", "Bearer x")
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, req)
+			if w.Code != c.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, c.status, w.Body.String())
+			}
+			if w.Code >= 400 && !strings.Contains(w.Body.String(), `"innerError"`) {
+				t.Fatal("error body without innerError")
+			}
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package model
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+func fixedNow() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) }
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	dump := func(seed int64) []byte {
+		tn := Generate(seed, Sizes{Users: 300}, true, fixedNow)
+		var buf bytes.Buffer
+		if err := tn.WriteState(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	a, b, c := dump(5), dump(5), dump(6)
+	if !bytes.Equal(a, b) {
+		t.Fatal("same seed produced different states")
+	}
+	if bytes.Equal(a, c) {
+		t.Fatal("different seeds produced the same state")
+	}
+}
+
+func TestGeneratedShape(t *testing.T) {
+	tn := Generate(1, Sizes{Users: 1000, Groups: 100}, false, fixedNow)
+	if got := len(tn.Groups[0].Members); got != 1000 {
+		t.Fatalf("All Employees has %d members", got)
+	}
+	small := 0
+	for _, g := range tn.Groups[3:] {
+		if len(g.Members) < 50 {
+			small++
+		}
+	}
+	if small < 80 {
+		t.Fatalf("only %d small groups of 97", small)
+	}
+	nested := false
+	for _, g := range tn.Groups {
+		for _, m := range g.Members {
+			nested = nested || m.Kind() == KindGroup
+		}
+	}
+	if !nested {
+		t.Fatal("no nested groups")
+	}
+	roles := map[string]bool{}
+	for _, ra := range tn.RoleAssignments {
+		roles[RoleDefinitions[ra.Role].TemplateID] = true
+	}
+	if !roles[GlobalAdministratorRole] || !roles[SecurityAdministratorRole] {
+		t.Fatal("missing Global or Security Administrator assignment")
+	}
+	for _, p := range tn.RenderSubscribedSkus()[0]["servicePlans"].([]any) {
+		if id := p.(Obj)["servicePlanId"]; id == PlanAADPremium || id == PlanAADPremiumP2 {
+			t.Fatal("non-premium tenant has an Entra ID premium plan")
+		}
+	}
+}
+
+func TestMutations(t *testing.T) {
+	tn := Generate(2, Sizes{Users: 50, Groups: 10}, true, fixedNow)
+	cases := []struct {
+		name string
+		run  func() error
+		want error
+	}{
+		{"create user without upn", func() error {
+			_, err := tn.Create(KindUser, map[string]any{"displayName": "x", "mailNickname": "x", "accountEnabled": true})
+			return err
+		}, ErrInvalid},
+		{"duplicate upn", func() error {
+			_, err := tn.Create(KindUser, map[string]any{"displayName": "x", "mailNickname": "x", "accountEnabled": true,
+				"userPrincipalName": tn.UPN(5)})
+			return err
+		}, ErrConflict},
+		{"restore live user", func() error { return tn.Restore(MakeRef(KindUser, 5)) }, ErrNotFound},
+		{"restore security group", func() error {
+			r, err := tn.Create(KindGroup, map[string]any{"displayName": "s", "mailNickname": "s", "mailEnabled": false, "securityEnabled": true})
+			if err != nil {
+				return err
+			}
+			if err := tn.Delete(r); err != nil {
+				return err
+			}
+			return tn.Restore(r)
+		}, ErrNotFound}, // security groups never reach the recycle bin
+		{"duplicate member", func() error {
+			g := MakeRef(KindGroup, 0)
+			return tn.AddMember(g, tn.Groups[0].Members[0], false)
+		}, ErrConflict},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.run(); !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestRecycleBinExpires(t *testing.T) {
+	now := fixedNow()
+	tn := Generate(3, Sizes{Users: 20}, true, func() time.Time { return now })
+	u := MakeRef(KindUser, 10)
+	if err := tn.Delete(u); err != nil {
+		t.Fatal(err)
+	}
+	if tn.StateOf(u) != SoftDeleted {
+		t.Fatal("user not in recycle bin")
+	}
+	now = now.Add((RecycleBinDays + 1) * 24 * time.Hour)
+	if tn.StateOf(u) != Gone || !errors.Is(tn.Restore(u), ErrNotFound) {
+		t.Fatal("user still restorable after 30 days")
+	}
+}
