@@ -33,14 +33,16 @@ type Config struct {
 	// PackSize is the target pack size in bytes; zero means 12 MiB.
 	PackSize int
 	// GroupSize is the uncompressed size of a compression group; zero means
-	// 1 MiB. Larger groups compress better, smaller ones read faster.
+	// 256 KiB. Larger groups compress better (1 MiB: 5% smaller), smaller
+	// ones make random reads and delta bases cheaper (1 MiB: 3x slower
+	// incrementals).
 	GroupSize int
 }
 
 const (
 	formatVersion    = 1
 	defaultPackSize  = 12 << 20
-	defaultGroupSize = 1 << 20
+	defaultGroupSize = 256 << 10
 )
 
 // Repository is an open repository. It is safe for concurrent use; several

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/entravault/entravault/internal/repository"
@@ -41,13 +42,22 @@ func main() {
 	churn := flag.Float64("churn", 0.01, "share of users changed per day")
 	work := flag.String("work", "", "scratch folder (required)")
 	restic := flag.String("restic", "", "restic binary; empty skips restic")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if *work == "" {
 		fmt.Fprintln(os.Stderr, "benchtool: --work is required")
 		os.Exit(2)
 	}
 	if err := run(context.Background(), *users, *days, *churn, *work, *restic); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtool:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
