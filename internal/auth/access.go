@@ -43,3 +43,24 @@ func Authorize(p Principal, access []string, write bool) error {
 	}
 	return nil
 }
+
+// RequireWrite is the rule for changes not tied to an existing connector
+// (creating one): nil for admins and operators, else a 403 *echo.HTTPError
+// wrapping ErrReadOnly.
+func RequireWrite(p Principal) error {
+	if !p.CanWrite() {
+		return echo.NewHTTPError(http.StatusForbidden, "role "+string(p.Role)+" may not change anything").SetInternal(ErrReadOnly)
+	}
+	return nil
+}
+
+// EnsureListed returns access with p's first ID appended when p is neither
+// an admin nor already listed: a non-admin who creates a connector (or edits
+// its access list) would otherwise lose sight of it at once. The first ID is
+// the token's oid, which survives renames, or the API key's name.
+func EnsureListed(p Principal, access []string) []string {
+	if CanSee(p, access) || len(p.IDs) == 0 {
+		return access
+	}
+	return append(access[:len(access):len(access)], p.IDs[0])
+}

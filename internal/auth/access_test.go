@@ -1,8 +1,10 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -119,5 +121,57 @@ func TestParseRole(t *testing.T) {
 				t.Fatalf("ParseRole(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
 			}
 		})
+	}
+}
+
+func TestRequireWrite(t *testing.T) {
+	for _, tc := range []struct {
+		p    Principal
+		want error
+	}{{admin, nil}, {operator, nil}, {viewer, ErrReadOnly}} {
+		t.Run(string(tc.p.Role), func(t *testing.T) {
+			err := RequireWrite(tc.p)
+			var he *echo.HTTPError
+			if !errors.Is(err, tc.want) || (err != nil && (!errors.As(err, &he) || he.Code != http.StatusForbidden)) {
+				t.Fatalf("err = %v, want %v as 403", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnsureListed(t *testing.T) {
+	cases := []struct {
+		name   string
+		p      Principal
+		access []string
+		want   []string
+	}{
+		{"admin is not added", admin, []string{"bob"}, []string{"bob"}},
+		{"listed operator unchanged", operator, []string{"ALICE@contoso.com"}, []string{"ALICE@contoso.com"}},
+		{"unlisted operator added by first ID", operator, []string{"bob"}, []string{"bob", "oid-alice"}},
+		{"empty list", operator, nil, []string{"oid-alice"}},
+		{"API key added by name", viewer, nil, []string{"auditor"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := append([]string(nil), tc.access...)
+			got := EnsureListed(tc.p, in)
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") || !CanSee(tc.p, got) {
+				t.Fatalf("EnsureListed = %q, want %q", got, tc.want)
+			}
+			if strings.Join(in, ",") != strings.Join(tc.access, ",") {
+				t.Fatal("input slice modified")
+			}
+		})
+	}
+}
+
+// TestHelpers checks the exported test constructors work end to end.
+func TestHelpers(t *testing.T) {
+	s := TestKeyStore(t)
+	tok := TestToken(t, s, "alice@contoso.com", RoleOperator)
+	p, err := s.Authenticate(context.Background(), tok)
+	if err != nil || !CanSee(p, []string{"Alice@Contoso.com"}) || !p.CanWrite() {
+		t.Fatalf("principal %+v, %v", p, err)
 	}
 }
