@@ -26,9 +26,11 @@ func otherProcess(t testing.TB, r *Repository) *Repository {
 }
 
 // smallRepo has tiny packs and groups so tests span many of them.
-func smallRepo(t testing.TB) *Repository {
+func smallRepo(t testing.TB) *Repository { return sizedRepo(t, 64<<10, 16<<10) }
+
+func sizedRepo(t testing.TB, packSize, groupSize int) *Repository {
 	t.Helper()
-	r, err := Init(context.Background(), Config{BlobURL: "mem://", SecretsURL: TestKeyURL(), PackSize: 64 << 10, GroupSize: 16 << 10})
+	r, err := Init(context.Background(), Config{BlobURL: "mem://", SecretsURL: TestKeyURL(), PackSize: packSize, GroupSize: groupSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,13 +215,16 @@ var errInjected = errors.New("injected fault")
 func TestCrashAtEveryStep(t *testing.T) {
 	ctx := context.Background()
 	ten, users := tenantUsers(4, 150)
-	// count the writes of one incremental backup
-	probe := smallRepo(t)
+	// The second backup changes 30 users and adds 60 new ones, over many
+	// small packs, so there are many points to crash at.
+	tiny := func(t *testing.T) *Repository { return sizedRepo(t, 8<<10, 2<<10) }
+	probe := tiny(t)
 	s0, err := backupUsers(t, probe, ten, users, "", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := mutate(ten, users, 30, 9)
+	_, extra := tenantUsers(40, 60)
+	changed := append(mutate(ten, users, 30, 9), extra...)
 	var writes atomic.Int64
 	probe.st.fault = func(op, key string) error {
 		if op == "put" {
@@ -236,7 +241,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 	}
 	for crashAt := 1; crashAt <= total; crashAt++ {
 		t.Run(fmt.Sprintf("crash at write %d of %d", crashAt, total), func(t *testing.T) {
-			r := smallRepo(t)
+			r := tiny(t)
 			s0, err := backupUsers(t, r, ten, users, "", t0)
 			if err != nil {
 				t.Fatal(err)
