@@ -224,10 +224,13 @@ func writeRoles(k model.Kind) []string {
 
 // writeJSON sends a 2xx JSON body, through the fault injector.
 func (s *Server) writeJSON(c *reqCtx, status int, v any) *graphError {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return errf(500, "InternalServerError", "serialisation failed")
+	size := 4096
+	if m, ok := v.(map[string]any); ok {
+		if page, ok := m["value"].([]any); ok {
+			size += 3000 * len(page) // a rendered user is about 2.5 KB: avoid regrowing
+		}
 	}
+	body := appendJSON(make([]byte, 0, size), v)
 	c.w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
 	c.w.Header().Set("OData-Version", "4.0")
 	s.faults.write(c, status, body)
