@@ -2,10 +2,12 @@ package repository
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -350,5 +352,72 @@ func TestCheckpointResume(t *testing.T) {
 		if got := mustGet(t, r, s.ID, "user", u.ID()); got != string(u.JSON()) {
 			t.Fatalf("user %s differs", u.ID())
 		}
+	}
+}
+
+// TestCheckpointChain checkpoints after every page (each checkpoint blob
+// holds only that page's changes), crashes twice, and checks the result and
+// that the checkpoint value stays small.
+func TestCheckpointChain(t *testing.T) {
+	r := TestRepository(t)
+	ctx := context.Background()
+	ten := entragen.NewTenant(3)
+	s0 := func() SnapshotInfo {
+		w := newWriter(t, r, "", t0)
+		for i := range 100 {
+			u := ten.User(i)
+			put(t, w, "user", u.ID(), string(u.JSON()))
+		}
+		return commit(t, w)
+	}()
+	w, err := r.NewWriter(ctx, WriterOptions{Connector: "entra", Scope: "users", Parent: s0.ID, Time: t0.Add(time.Hour), Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp Checkpoint
+	for page := range 10 {
+		for i := page * 10; i < page*10+10; i++ {
+			u := ten.User(i)
+			if i%10 == 0 {
+				u["jobTitle"] = fmt.Sprintf("changed on page %d", page)
+			}
+			if i == 55 {
+				continue // deleted in the tenant: not enumerated
+			}
+			put(t, w, "user", u.ID(), string(u.JSON()))
+		}
+		if page == 3 {
+			if err := w.Delete(ctx, "user", ten.User(5).ID()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cp, err = w.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if page == 4 || page == 7 {
+			w.Abort()
+			if w, err = r.ResumeWriter(ctx, cp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if b, _ := json.Marshal(cp); len(b) > 512 {
+		t.Fatalf("checkpoint is %d bytes: %s", len(b), b)
+	}
+	s := commit(t, w)
+	if s.Counts["user"] != 98 {
+		t.Fatalf("Counts = %v, want 98 users (two removed)", s.Counts)
+	}
+	for _, gone := range []int{5, 55} {
+		if _, err := r.Get(ctx, s.ID, "user", ten.User(gone).ID()); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("user %d: %v, want ErrNotFound", gone, err)
+		}
+	}
+	if got := mustGet(t, r, s.ID, "user", ten.User(70).ID()); !strings.Contains(got, "changed on page 7") {
+		t.Fatalf("user 70 = %s", got)
+	}
+	st, _ := r.Stats(ctx)
+	if st.ObjectBlobs != 110 {
+		t.Fatalf("ObjectBlobs = %d, want 110 (100 + 10 changed)", st.ObjectBlobs)
 	}
 }

@@ -3,6 +3,7 @@ package repository
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -49,7 +50,12 @@ type Writer struct {
 	parentPos  map[string]int // key → index in parentList
 	changes    map[string]entry
 	seen       map[string]struct{}
-	state      map[string]string
+	// Changes and seen keys since the last checkpoint, and that checkpoint's
+	// blob: checkpoints form a chain, so each stores only what is new.
+	cpChanges map[string]entry
+	cpSeen    []string
+	cpHead    content.ID
+	state     map[string]string
 
 	pending    map[content.ID]struct{} // stored since the last index write
 	deltaLoads int
@@ -78,7 +84,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) (*Writer
 		return nil, err
 	}
 	w := &Writer{r: r, opts: opts, lock: l, changes: map[string]entry{}, state: map[string]string{},
-		pending: map[content.ID]struct{}{}}
+		pending: map[content.ID]struct{}{}, cpChanges: map[string]entry{}}
 	if opts.Full {
 		w.seen = map[string]struct{}{}
 	}
@@ -159,7 +165,10 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 	}
 	key := objKey(objType, id)
 	if w.seen != nil {
-		w.seen[key] = struct{}{}
+		if _, ok := w.seen[key]; !ok {
+			w.seen[key] = struct{}{}
+			w.cpSeen = append(w.cpSeen, key)
+		}
 	}
 	full := sha256.Sum256(raw)
 	var sum [16]byte
@@ -175,6 +184,7 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 	// Same canonical content in new formatting is still recorded, so the
 	// next run takes the fast path; Diff and History see no change.
 	w.changes[key] = entry{key: key, cid: cid, sum: sum, size: uint32(len(raw))}
+	w.cpChanges[key] = w.changes[key]
 	if had && prev.cid != cid {
 		if it, d, ok := w.delta(ctx, prev.cid, cid, raw); ok {
 			return w.storeItem(it, d)
@@ -244,6 +254,7 @@ func (w *Writer) Delete(ctx context.Context, objType, id string) error {
 	}
 	key := objKey(objType, id)
 	w.changes[key] = entry{key: key, deleted: true}
+	w.cpChanges[key] = w.changes[key]
 	if w.seen != nil {
 		delete(w.seen, key)
 	}
@@ -282,44 +293,71 @@ func (w *Writer) flush() error {
 }
 
 // Checkpoint is a small, serialisable resume point (fits a Temporal
-// heartbeat): the changes so far live in the repository as a tree blob.
+// heartbeat): the changes so far live in the repository as a chain of
+// checkpoint blobs, each holding what changed since the previous one.
 type Checkpoint struct {
 	Connector string            `json:"connector"`
 	Scope     string            `json:"scope"`
 	Parent    SnapshotID        `json:"parent,omitempty"`
 	Time      time.Time         `json:"time"`
 	Full      bool              `json:"full,omitempty"`
-	Changes   string            `json:"changes"`
-	Seen      string            `json:"seen,omitempty"`
+	Head      string            `json:"head"`
 	State     map[string]string `json:"state,omitempty"`
 }
 
+const treeCheckpoint = 'K'
+
+// checkpoint blob: 'K' ‖ previous head (32 bytes, zero for none) ‖ uvarint
+// length ‖ changes (entries) ‖ keys seen (entries).
+func encodeCheckpoint(prev content.ID, changes, seen []entry) []byte {
+	a := encodeEntries(treeDelta, changes)
+	out := append([]byte{treeCheckpoint}, prev[:]...)
+	out = binary.AppendUvarint(out, uint64(len(a)))
+	out = append(out, a...)
+	return append(out, encodeEntries(treeSeen, seen)...)
+}
+
+func decodeCheckpoint(b []byte) (prev content.ID, changes, seen []entry, err error) {
+	if len(b) < 33 || b[0] != treeCheckpoint {
+		return prev, nil, nil, errBadTree
+	}
+	copy(prev[:], b[1:33])
+	b = b[33:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return prev, nil, nil, errBadTree
+	}
+	if changes, err = decodeEntries(treeDelta, b[k:k+int(n)]); err != nil {
+		return prev, nil, nil, err
+	}
+	seen, err = decodeEntries(treeSeen, b[k+int(n):])
+	return prev, changes, seen, err
+}
+
 // Checkpoint makes everything recorded so far durable (packs, index and a
-// blob of the changes) and returns a value ResumeWriter continues from.
-// Content written before a checkpoint is never stored again after a resume.
+// checkpoint blob) and returns a value ResumeWriter continues from. Content
+// written before a checkpoint is never stored again after a resume. Each
+// checkpoint stores only what changed since the previous one, so
+// checkpointing every page stays cheap.
 func (w *Writer) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err := w.usable(); err != nil {
 		return Checkpoint{}, err
 	}
-	changes := sortedEntries(w.changes)
-	cb := makeTreeBlob(encodeEntries(treeDelta, changes))
-	w.store(cb.id, pack.KindTree, cb.data)
-	cp := Checkpoint{Connector: w.opts.Connector, Scope: w.opts.Scope, Parent: w.parentID, Time: w.opts.Time,
-		Full: w.opts.Full, Changes: cb.id.String(), State: maps.Clone(w.state)}
-	if w.seen != nil {
-		seen := make([]entry, 0, len(w.seen))
-		for k := range w.seen {
-			seen = append(seen, entry{key: k, deleted: true})
-		}
-		slices.SortFunc(seen, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-		sb := makeTreeBlob(encodeEntries(treeSeen, seen))
-		w.store(sb.id, pack.KindTree, sb.data)
-		cp.Seen = sb.id.String()
+	seen := make([]entry, 0, len(w.cpSeen))
+	for _, k := range w.cpSeen {
+		seen = append(seen, entry{key: k, deleted: true}) // key only
 	}
+	slices.SortFunc(seen, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	blob := makeTreeBlob(encodeCheckpoint(w.cpHead, sortedEntries(w.cpChanges), seen))
+	w.store(blob.id, pack.KindTree, blob.data)
 	if err := w.flush(); err != nil {
 		return Checkpoint{}, err
 	}
-	return cp, nil
+	w.cpHead = blob.id
+	clear(w.cpChanges)
+	w.cpSeen = w.cpSeen[:0]
+	return Checkpoint{Connector: w.opts.Connector, Scope: w.opts.Scope, Parent: w.parentID, Time: w.opts.Time,
+		Full: w.opts.Full, Head: blob.id.String(), State: maps.Clone(w.state)}, nil
 }
 
 // ResumeWriter continues a run from a checkpoint after a crash or retry.
@@ -342,39 +380,45 @@ func (r *Repository) ResumeWriter(ctx context.Context, cp Checkpoint) (*Writer, 
 
 func (w *Writer) resume(ctx context.Context, cp Checkpoint) error {
 	lost := func(err error) error { return fmt.Errorf("%w: %w", ErrCheckpointLost, err) }
-	id, err := content.Parse(cp.Changes)
+	head, err := content.Parse(cp.Head)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if !w.r.idx.has(id) {
-		return lost(fmt.Errorf("changes blob %s missing", id.Short()))
-	}
-	changes, err := w.r.loadEntries(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, e := range changes {
-		if !e.deleted && !w.r.idx.has(e.cid) {
-			return lost(fmt.Errorf("content %s missing", e.cid.Short()))
+	// Walk the chain back to its start, then replay it forwards.
+	type link struct{ changes, seen []entry }
+	var chain []link
+	for id := head; !id.IsZero(); {
+		if !w.r.idx.has(id) {
+			return lost(fmt.Errorf("checkpoint blob %s missing", id.Short()))
 		}
-		w.changes[e.key] = e
-	}
-	if cp.Seen != "" && w.seen != nil {
-		sid, err := content.Parse(cp.Seen)
-		if err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		if !w.r.idx.has(sid) {
-			return lost(fmt.Errorf("seen blob %s missing", sid.Short()))
-		}
-		seen, err := w.r.loadEntries(ctx, sid)
+		raw, _, err := w.r.readContent(ctx, id)
 		if err != nil {
 			return err
 		}
-		for _, e := range seen {
-			w.seen[e.key] = struct{}{}
+		prev, changes, seen, err := decodeCheckpoint(raw)
+		if err != nil {
+			return fmt.Errorf("%w: checkpoint %s: %v", ErrCorrupt, id.Short(), err)
+		}
+		chain = append(chain, link{changes, seen})
+		id = prev
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if w.seen != nil {
+			for _, e := range chain[i].seen {
+				w.seen[e.key] = struct{}{}
+			}
+		}
+		for _, e := range chain[i].changes {
+			if !e.deleted && !w.r.idx.has(e.cid) {
+				return lost(fmt.Errorf("content %s missing", e.cid.Short()))
+			}
+			w.changes[e.key] = e
+			if e.deleted && w.seen != nil {
+				delete(w.seen, e.key)
+			}
 		}
 	}
+	w.cpHead = head
 	w.state = maps.Clone(cp.State)
 	if w.state == nil {
 		w.state = map[string]string{}
