@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // App roles an Entra ID app registration defines for Entravault; a token's
@@ -53,6 +54,7 @@ type OIDCVerifier struct {
 	cfg      OIDCConfig
 	verifier *oidc.IDTokenVerifier
 	client   *http.Client
+	keys     *jwksKeySet
 	now      func() time.Time
 
 	// verified caches accepted tokens by SHA-256, so a client sending the
@@ -89,9 +91,42 @@ func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: OIDC discovery for %s: %v", ErrUnavailable, cfg.Issuer, err)
 	}
+	var meta struct {
+		JWKSURL string   `json:"jwks_uri"`
+		Algs    []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.JWKSURL == "" {
+		return nil, fmt.Errorf("%w: OIDC discovery for %s names no jwks_uri", ErrUnavailable, cfg.Issuer)
+	}
+	algs := supportedAlgs(meta.Algs)
 	v := &OIDCVerifier{cfg: cfg, client: client, now: time.Now, verified: map[[sha256.Size]byte]verifiedToken{}}
-	v.verifier = provider.Verifier(&oidc.Config{ClientID: cfg.Audience, Now: func() time.Time { return v.now() }})
+	now := func() time.Time { return v.now() }
+	keys := &jwksKeySet{url: meta.JWKSURL, client: client, now: now}
+	cfgAlgs := make([]string, len(algs))
+	for i, a := range algs {
+		keys.algs = append(keys.algs, jose.SignatureAlgorithm(a))
+		cfgAlgs[i] = a
+	}
+	v.keys = keys
+	v.verifier = oidc.NewVerifier(cfg.Issuer, keys, &oidc.Config{ClientID: cfg.Audience, SupportedSigningAlgs: cfgAlgs, Now: now})
 	return v, nil
+}
+
+// supportedAlgs keeps the asymmetric algorithms the issuer announces;
+// none announced means RS256, the one OIDC requires. HS* and "none" are
+// never accepted.
+func supportedAlgs(announced []string) []string {
+	var algs []string
+	for _, a := range announced {
+		switch a {
+		case oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA:
+			algs = append(algs, a)
+		}
+	}
+	if len(algs) == 0 {
+		algs = []string{oidc.RS256}
+	}
+	return algs
 }
 
 // tokenClaims are the claims Entravault reads from a verified token.
@@ -240,6 +275,8 @@ func (v *OIDCVerifier) classify(rawToken string, err error) error {
 	if !found {
 		return invalid(ErrWrongAudience)
 	}
+	// go-oidc flattens the key set's error into its text ("failed to verify
+	// signature: <ours>"), so the key set's own wording is matched here.
 	if strings.Contains(err.Error(), "fetching keys") {
 		return fmt.Errorf("%w: issuer keys: %v", ErrUnavailable, err)
 	}

@@ -6,9 +6,13 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +28,21 @@ type testIssuer struct {
 	srv *httptest.Server
 	key *rsa.PrivateKey
 	kid string
+
+	mu        sync.Mutex
+	published []jose.JSONWebKey // served at /keys
+	fetches   atomic.Int32      // GET /keys so far
+}
+
+// publish replaces the served key set.
+func (iss *testIssuer) publish(keys ...jose.JSONWebKey) {
+	iss.mu.Lock()
+	iss.published = keys
+	iss.mu.Unlock()
+}
+
+func publicJWK(k *rsa.PrivateKey, kid string) jose.JSONWebKey {
+	return jose.JSONWebKey{Key: &k.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"}
 }
 
 func newTestIssuer(t testing.TB) *testIssuer {
@@ -39,12 +58,17 @@ func newTestIssuer(t testing.TB) *testIssuer {
 			"id_token_signing_alg_values_supported": []string{"RS256"},
 		})
 	})
+	iss.publish(publicJWK(iss.key, iss.kid))
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-			Key: &iss.key.PublicKey, KeyID: iss.kid, Algorithm: "RS256", Use: "sig",
-		}}})
+		iss.fetches.Add(1)
+		iss.mu.Lock()
+		set := jose.JSONWebKeySet{Keys: iss.published}
+		iss.mu.Unlock()
+		writeJSON(w, set)
 	})
-	iss.srv = httptest.NewTLSServer(mux)
+	iss.srv = httptest.NewUnstartedServer(mux)
+	iss.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted-CA test's handshake failure
+	iss.srv.StartTLS()
 	t.Cleanup(iss.srv.Close)
 	return iss
 }
@@ -305,4 +329,82 @@ func TestOIDCCacheHonoursExpiry(t *testing.T) {
 	if _, err := v.Authenticate(context.Background(), tok); !errors.Is(err, ErrExpired) {
 		t.Fatalf("after exp: err = %v, want ErrExpired", err)
 	}
+}
+
+// The key set is fetched again only when needed, so forged tokens cannot
+// make the API hammer the issuer, while rotated keys are picked up and
+// withdrawn ones stop working.
+func TestOIDCKeySetRefresh(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (*testIssuer, *OIDCVerifier, *fakeClock) {
+		iss := newTestIssuer(t)
+		v := iss.verifier(t, OIDCConfig{})
+		clock := newClock()
+		v.now = clock.now
+		if _, err := v.Authenticate(ctx, iss.sign(t, iss.claims())); err != nil {
+			t.Fatal(err)
+		}
+		if n := iss.fetches.Load(); n != 1 {
+			t.Fatalf("first token: %d JWKS fetches, want 1", n)
+		}
+		return iss, v, clock
+	}
+
+	t.Run("bad signatures under a known key ID never fetch", func(t *testing.T) {
+		iss, v, _ := setup(t)
+		forger := newRSAKey(t)
+		for i := range 20 {
+			if _, err := v.Authenticate(ctx, signWith(t, forger, iss.kid, with(iss.claims(), "jti", i))); !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("err = %v, want ErrBadSignature", err)
+			}
+		}
+		if n := iss.fetches.Load(); n != 1 {
+			t.Fatalf("%d JWKS fetches, want 1", n)
+		}
+	})
+
+	t.Run("unknown key IDs fetch at most once per interval", func(t *testing.T) {
+		iss, v, clock := setup(t)
+		forger := newRSAKey(t)
+		for round := range 3 {
+			for i := range 10 {
+				if _, err := v.Authenticate(ctx, signWith(t, forger, "forged", with(iss.claims(), "jti", i))); !errors.Is(err, ErrBadSignature) {
+					t.Fatalf("err = %v, want ErrBadSignature", err)
+				}
+			}
+			if n, want := iss.fetches.Load(), int32(1+round); n != want {
+				t.Fatalf("round %d: %d JWKS fetches, want %d", round, n, want)
+			}
+			clock.add(jwksMinRefresh)
+		}
+	})
+
+	t.Run("a rotated key is picked up", func(t *testing.T) {
+		iss, v, clock := setup(t)
+		next := newRSAKey(t)
+		iss.publish(publicJWK(iss.key, iss.kid), publicJWK(next, "key-2"))
+		clock.add(jwksMinRefresh)
+		if _, err := v.Authenticate(ctx, signWith(t, next, "key-2", iss.claims())); err != nil {
+			t.Fatalf("token under the new key: %v", err)
+		}
+	})
+
+	t.Run("a withdrawn key stops working within the max age", func(t *testing.T) {
+		iss, v, clock := setup(t)
+		next := newRSAKey(t)
+		iss.publish(publicJWK(next, "key-2"))
+		clock.add(jwksMaxAge + time.Second)
+		if _, err := v.Authenticate(ctx, iss.sign(t, with(iss.claims(), "jti", "after", "exp", clock.now().Add(time.Hour).Unix()))); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("token under the withdrawn key: err = %v, want ErrBadSignature", err)
+		}
+	})
+
+	t.Run("known keys keep working while the issuer is down", func(t *testing.T) {
+		iss, v, clock := setup(t)
+		iss.srv.Close()
+		clock.add(jwksMaxAge + time.Second)
+		if _, err := v.Authenticate(ctx, iss.sign(t, with(iss.claims(), "jti", "outage", "exp", clock.now().Add(time.Hour).Unix()))); err != nil {
+			t.Fatalf("during outage: %v", err)
+		}
+	})
 }
