@@ -54,7 +54,6 @@ type OIDCVerifier struct {
 	cfg      OIDCConfig
 	verifier *oidc.IDTokenVerifier
 	client   *http.Client
-	keys     *jwksKeySet
 	now      func() time.Time
 
 	// verified caches accepted tokens by SHA-256, so a client sending the
@@ -74,8 +73,9 @@ type verifiedToken struct {
 const verifiedTTL = time.Minute
 
 // NewOIDCVerifier fetches the issuer's discovery document (so it fails
-// early on a wrong issuer URL or an untrusted certificate) and prepares a
-// verifier that fetches and caches the JWKS it names.
+// early on a wrong issuer URL or an untrusted certificate; an unreachable
+// issuer is ErrUnavailable, worth retrying) and prepares a verifier that
+// fetches and caches the JWKS it names.
 func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("auth: OIDC issuer and audience are both required")
@@ -107,7 +107,6 @@ func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error)
 		keys.algs = append(keys.algs, jose.SignatureAlgorithm(a))
 		cfgAlgs[i] = a
 	}
-	v.keys = keys
 	v.verifier = oidc.NewVerifier(cfg.Issuer, keys, &oidc.Config{ClientID: cfg.Audience, SupportedSigningAlgs: cfgAlgs, Now: now})
 	return v, nil
 }
