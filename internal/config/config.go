@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Role names the process being configured; each registers only its flags.
@@ -60,9 +61,15 @@ type Temporal struct {
 	APIKeyFile    string // file holding a Temporal Cloud API key; a file keeps it out of argv
 }
 
-// API is the REST API listener.
+// API is the REST API listener and its sign-in settings.
 type API struct {
 	Addr string
+	// PublicURL is how browsers reach the API; the consent redirect URI is
+	// PublicURL + /api/v1/consent/callback.
+	PublicURL      string
+	ConsentTimeout time.Duration
+	OIDCIssuer     string // optional: accept access tokens from this issuer
+	OIDCAudience   string
 }
 
 // Storage is where snapshots go, as gocloud.dev URLs.
@@ -120,8 +127,12 @@ func FlagSet(role Role) (*flag.FlagSet, *Config) {
 
 	if role == RoleAPI || role == RoleDev {
 		fs.StringVar(&c.API.Addr, "api-addr", "127.0.0.1:8080", "REST API listen address")
+		fs.StringVar(&c.API.PublicURL, "public-url", "http://127.0.0.1:8080", "URL browsers use to reach the API (consent redirect)")
+		fs.DurationVar(&c.API.ConsentTimeout, "consent-timeout", 72*time.Hour, "how long a connector's sign-in link stays valid")
+		fs.StringVar(&c.API.OIDCIssuer, "oidc-issuer", "", "accept OIDC access tokens from this issuer (besides API keys)")
+		fs.StringVar(&c.API.OIDCAudience, "oidc-audience", "", "audience the OIDC access tokens must carry")
 	}
-	if role == RoleWorker {
+	if role == RoleWorker || role == RoleAPI {
 		fs.StringVar(&c.Graph.ClientID, "graph-client-id", "", "backup application (client) id")
 		fs.StringVar(&c.Graph.ClientSecretFile, "graph-client-secret-file", "", "file holding the backup application's client secret")
 		fs.StringVar(&c.Graph.CertFile, "graph-cert-file", "", "backup application's certificate (PEM)")
@@ -210,7 +221,19 @@ func (c *Config) Validate() error {
 			bad("api-addr", "must be host:port: %v", err)
 		}
 	}
-	if c.Role == RoleWorker {
+	if c.Role == RoleAPI || c.Role == RoleDev {
+		checkURL(bad, "public-url", c.API.PublicURL, "http", "https")
+		if c.API.ConsentTimeout < time.Minute {
+			bad("consent-timeout", "at least 1m")
+		}
+		if (c.API.OIDCIssuer == "") != (c.API.OIDCAudience == "") {
+			bad("oidc-issuer", "--oidc-issuer and --oidc-audience go together")
+		}
+	}
+	if c.Role == RoleAPI && c.Graph.ClientSecretFile == "" {
+		bad("graph-client-secret-file", "required: the API exchanges the administrator's sign-in code")
+	}
+	if c.Role == RoleWorker || c.Role == RoleAPI {
 		if c.Graph.ClientID == "" {
 			bad("graph-client-id", "required")
 		}

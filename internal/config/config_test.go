@@ -41,8 +41,9 @@ func TestValidationNamesTheSetting(t *testing.T) {
 		want []string
 	}{
 		{"bad blob url scheme", RoleAPI, []string{"--blob-url", "ftp://x", "--secrets-url", "base64key://abc"}, nil, []string{"--blob-url"}},
-		{"missing storage", RoleAPI, nil, nil, []string{"--blob-url", "--secrets-url"}},
+		{"missing storage", RoleAPI, nil, nil, []string{"--blob-url", "--secrets-url", "--graph-client-secret-file"}},
 		{"empty base64 key", RoleAPI, []string{"--blob-url", "mem://", "--secrets-url", "base64key://"}, nil, []string{"--secrets-url"}},
+		{"oidc half set", RoleDev, []string{"--oidc-issuer", "https://login.example/t/v2.0"}, nil, []string{"--oidc-issuer"}},
 		{"bad temporal address", RoleWorker, []string{"--temporal-address", "nohost", "--blob-url", "mem://", "--secrets-url", "base64key://k", "--graph-client-id", "x", "--graph-client-secret-file", "/dev/null"}, nil, []string{"--temporal-address"}},
 		{"worker without credentials", RoleWorker, []string{"--blob-url", "mem://", "--secrets-url", "base64key://k"}, nil, []string{"--graph-client-id", "--graph-client-secret-file"}},
 		{"unreadable secret file", RoleWorker, []string{"--blob-url", "mem://", "--secrets-url", "base64key://k", "--graph-client-id", "x", "--graph-client-secret-file", "/nonexistent/secret"}, nil, []string{"--graph-client-secret-file"}},

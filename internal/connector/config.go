@@ -294,3 +294,17 @@ func (c Config) CanAccess(principals ...string) bool {
 	}
 	return false
 }
+
+// Status is where a connector is in its life.
+type Status string
+
+const (
+	StatusAwaitingConsent    Status = "awaiting_consent"
+	StatusConsentExpired     Status = "consent_expired"
+	StatusConsentFailed      Status = "consent_failed"
+	StatusVerifying          Status = "verifying"
+	StatusVerificationFailed Status = "verification_failed"
+	StatusActive             Status = "active"
+	StatusPaused             Status = "paused"
+	StatusDeleted            Status = "deleted"
+)

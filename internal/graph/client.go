@@ -47,6 +47,7 @@ var ErrConfig = errors.New("graph: invalid configuration")
 type Client struct {
 	sdk     *msgraphsdk.GraphServiceClient
 	adapter *msgraphsdk.GraphRequestAdapter
+	cred    azcore.TokenCredential
 }
 
 // NewClient builds the credential, the middleware pipeline and the SDK client.
@@ -101,7 +102,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	adapter.SetBaseUrl(strings.TrimSuffix(cfg.GraphURL, "/"))
 	_ = ctx // reserved: credentials are lazy, no call is made here
-	return &Client{sdk: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter}, nil
+	return &Client{sdk: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, cred: cred}, nil
 }
 
 func credential(cfg Config, co azcore.ClientOptions) (azcore.TokenCredential, error) {

@@ -1,0 +1,544 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/entravault/entravault/internal/repository"
+)
+
+// Backup reads scopes from Graph into the snapshot repository.
+type Backup struct {
+	Graph GraphFactory
+	Repo  *repository.Repository
+	// CheckpointEvery bounds the work a crash can lose; tests lower it.
+	CheckpointEvery time.Duration
+	// LogOverlap re-reads this much before the last log watermark, since
+	// Entra ingests records late; duplicates merge by id.
+	LogOverlap time.Duration
+	// FullResyncEvery forces a full read now and then to bound drift.
+	FullResyncEvery time.Duration
+}
+
+// backupProgress is the heartbeat: where to resume after a crash or retry.
+type backupProgress struct {
+	Checkpoint *repository.Checkpoint `json:"checkpoint,omitempty"`
+	Source     int                    `json:"source"`
+	Cursor     string                 `json:"cursor,omitempty"`
+	Full       bool                   `json:"full"`
+	Resynced   bool                   `json:"resynced,omitempty"`
+	Pages      int                    `json:"pages"`
+	Requests   int                    `json:"requests"`
+	Objects    int                    `json:"objects"`
+	Changed    int                    `json:"changed"`
+	Removed    int                    `json:"removed"`
+}
+
+const stateLastFull = "lastFullSync"
+
+// BackupScope backs up one scope into one snapshot. It heartbeats its
+// progress (a repository checkpoint plus the Graph cursor) and, when
+// retried, resumes from the last heartbeat instead of starting over.
+func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult, error) {
+	sources, err := sourcesFor(in.Scope, in.Scopes)
+	if err != nil {
+		return BackupResult{}, nonRetryable(ErrTypeBadInput, err.Error(), nil)
+	}
+	g, err := b.Graph.ForTenant(ctx, in.TenantID)
+	if err != nil {
+		return BackupResult{}, err
+	}
+	run := &scopeRun{b: b, g: g, in: in, sources: sources}
+	if activity.HasHeartbeatDetails(ctx) {
+		var p backupProgress
+		if err := activity.GetHeartbeatDetails(ctx, &p); err == nil && p.Checkpoint != nil {
+			w, err := b.Repo.ResumeWriter(ctx, *p.Checkpoint)
+			if err == nil {
+				run.w, run.p = w, p
+				activity.GetLogger(ctx).Info("resuming backup", "source", p.Source, "pages", p.Pages)
+			} else if !errors.Is(err, repository.ErrCheckpointLost) {
+				return BackupResult{}, err
+			}
+		}
+	}
+	if run.w == nil {
+		if err := run.start(ctx, false); err != nil {
+			return BackupResult{}, err
+		}
+	}
+	defer func() {
+		if run.w != nil {
+			run.w.Abort()
+		}
+	}()
+	res, err := run.readAll(ctx)
+	if err != nil && IsDeltaExpired(err) && !run.p.Full {
+		// The delta token expired: read everything again into a fresh
+		// snapshot, recorded on the run.
+		activity.GetLogger(ctx).Warn("delta token expired; full resync", "scope", in.Scope)
+		run.w.Abort()
+		if err := run.start(ctx, true); err != nil {
+			return BackupResult{}, err
+		}
+		run.p.Resynced = true
+		res, err = run.readAll(ctx)
+	}
+	if err != nil {
+		return BackupResult{}, classifyGraphError(string(in.Scope), err)
+	}
+	return res, nil
+}
+
+type scopeRun struct {
+	b       *Backup
+	g       Graph
+	in      BackupInput
+	sources []source
+	w       *repository.Writer
+	p       backupProgress
+	parent  *repository.SnapshotInfo
+	lastCP  time.Time
+	// saved is the progress as of the last checkpoint: the only progress
+	// that may be heartbeated, since a resume restarts from it.
+	saved backupProgress
+	// relations accumulates relationship objects touched in this run: a
+	// large group repeats across delta pages with slices of members@delta.
+	relations map[string]map[string]json.RawMessage
+}
+
+// start opens a writer on top of the latest snapshot of the scope; full
+// forces a full read (no delta links, unseen objects removed).
+func (r *scopeRun) start(ctx context.Context, full bool) error {
+	r.relations = map[string]map[string]json.RawMessage{}
+	prev, err := r.b.Repo.Snapshots(ctx, repository.Filter{Connector: r.in.ConnectorID, Scope: string(r.in.Scope)})
+	if err != nil {
+		return err
+	}
+	opts := repository.WriterOptions{Connector: r.in.ConnectorID, Scope: string(r.in.Scope), Time: r.in.Time}
+	if n := len(prev); n > 0 {
+		p := prev[n-1]
+		r.parent = &p
+		opts.Parent = p.ID
+	}
+	if !full && r.needsFull() {
+		full = true
+	}
+	// Logs accumulate: a run adds records, never removes older ones.
+	opts.Full = full && !r.isLog()
+	w, err := r.b.Repo.NewWriter(ctx, opts)
+	if err != nil {
+		return err
+	}
+	r.w = w
+	r.p = backupProgress{Full: full}
+	if r.parent != nil && !full {
+		for k, v := range r.parent.State {
+			w.SetState(k, v) // carry watermarks and full-sync time forward
+		}
+	}
+	if full {
+		w.SetState(stateLastFull, r.in.Time.UTC().Format(time.RFC3339))
+	}
+	r.lastCP = time.Now()
+	return nil
+}
+
+func (r *scopeRun) isLog() bool {
+	for _, s := range r.sources {
+		if s.LogTimeField != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// needsFull: no parent, the parent has no delta link for a delta source,
+// the periodic full resync is due, or the workflow asked for it.
+func (r *scopeRun) needsFull() bool {
+	if r.in.ForceFull || r.parent == nil {
+		return true
+	}
+	for _, s := range r.sources {
+		if s.Delta && r.parent.State["delta."+s.Name] == "" {
+			return true
+		}
+		if !s.Delta && s.LogTimeField == "" {
+			return true // plain lists are always read whole
+		}
+	}
+	if r.b.FullResyncEvery > 0 {
+		last, err := time.Parse(time.RFC3339, r.parent.State[stateLastFull])
+		if err != nil || r.in.Time.Sub(last) >= r.b.FullResyncEvery {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *scopeRun) readAll(ctx context.Context) (BackupResult, error) {
+	for ; r.p.Source < len(r.sources); r.p.Source++ {
+		src := r.sources[r.p.Source]
+		if r.p.Cursor == "" {
+			r.p.Cursor = r.firstURL(src)
+		}
+		for r.p.Cursor != "" {
+			next, err := r.readPage(ctx, src, r.p.Cursor)
+			if err != nil {
+				return BackupResult{}, err
+			}
+			r.p.Cursor = next
+			if err := r.maybeCheckpoint(ctx, false); err != nil {
+				return BackupResult{}, err
+			}
+		}
+		if err := r.flushRelations(ctx, src); err != nil {
+			return BackupResult{}, err
+		}
+	}
+	info, err := r.w.Commit(ctx)
+	if err != nil {
+		return BackupResult{}, err
+	}
+	r.w = nil
+	return BackupResult{
+		SnapshotID: string(info.ID), Counts: info.Counts, Bytes: info.Bytes,
+		Changed: r.p.Changed, Removed: r.p.Removed, Pages: r.p.Pages, Requests: r.p.Requests,
+		Resynced: r.p.Resynced, Incremental: !r.p.Full,
+	}, nil
+}
+
+func (r *scopeRun) firstURL(src source) string {
+	if src.Delta && !r.p.Full && r.parent != nil {
+		if link := r.parent.State["delta."+src.Name]; link != "" {
+			return link
+		}
+	}
+	if src.LogTimeField != "" {
+		since := r.in.LogSince
+		if r.parent != nil {
+			if wm, err := time.Parse(time.RFC3339Nano, r.parent.State["watermark."+src.Name]); err == nil {
+				since = wm.Add(-r.logOverlap())
+			}
+		}
+		if since.IsZero() {
+			since = r.in.Time.Add(-7 * 24 * time.Hour)
+		}
+		return logURL(src, since.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	return src.URL
+}
+
+func (r *scopeRun) logOverlap() time.Duration {
+	if r.b.LogOverlap > 0 {
+		return r.b.LogOverlap
+	}
+	return time.Hour
+}
+
+type graphPage struct {
+	Value     []json.RawMessage `json:"value"`
+	NextLink  string            `json:"@odata.nextLink"`
+	DeltaLink string            `json:"@odata.deltaLink"`
+}
+
+type itemHeader struct {
+	ID      string `json:"id"`
+	Removed *struct {
+		Reason string `json:"reason"`
+	} `json:"@removed"`
+}
+
+// readPage stores one page and returns the next URL ("" when done).
+func (r *scopeRun) readPage(ctx context.Context, src source, pageURL string) (string, error) {
+	body, err := r.g.GetRaw(ctx, pageURL)
+	r.p.Requests++
+	if err != nil {
+		return "", err
+	}
+	r.p.Pages++
+	if src.Singleton {
+		ms, err := splitObject(body)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", src.Name, err)
+		}
+		obj := joinObject(without(ms, "@odata.context"))
+		id := src.ObjType
+		if v, ok := find(ms, "id"); ok {
+			_ = json.Unmarshal(v, &id)
+		}
+		return "", r.put(ctx, src.ObjType, id, obj)
+	}
+	var page graphPage
+	if err := json.Unmarshal(body, &page); err != nil {
+		// A truncated or garbled body: retry the same page.
+		return "", fmt.Errorf("%s: malformed page from Graph: %w", src.Name, err)
+	}
+	var newest string
+	for _, raw := range page.Value {
+		var h itemHeader
+		if err := json.Unmarshal(raw, &h); err != nil || h.ID == "" {
+			return "", fmt.Errorf("%s: item without id in page", src.Name)
+		}
+		if len(src.Include) > 0 && !slices.Contains(src.Include, h.ID) {
+			continue
+		}
+		if h.Removed != nil {
+			if err := r.remove(ctx, src, h.ID); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err := r.store(ctx, src, h.ID, raw); err != nil {
+			return "", err
+		}
+		if src.LogTimeField != "" {
+			var t map[string]json.RawMessage
+			if json.Unmarshal(raw, &t) == nil {
+				var ts string
+				_ = json.Unmarshal(t[src.LogTimeField], &ts)
+				if ts > newest {
+					newest = ts
+				}
+			}
+		}
+	}
+	if src.LogTimeField != "" && newest != "" {
+		key := "watermark." + src.Name
+		if cur := r.currentState(key); newest > cur {
+			r.w.SetState(key, newest)
+		}
+	}
+	if page.DeltaLink != "" {
+		r.w.SetState("delta."+src.Name, page.DeltaLink)
+	}
+	return page.NextLink, nil
+}
+
+func (r *scopeRun) currentState(key string) string {
+	if r.p.Checkpoint != nil {
+		if v, ok := r.p.Checkpoint.State[key]; ok {
+			return v
+		}
+	}
+	if r.parent != nil {
+		return r.parent.State[key]
+	}
+	return ""
+}
+
+// store writes an object, merging a delta update onto the previous
+// version, and handles its relationships.
+func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte) error {
+	ms, err := splitObject(raw)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", src.ObjType, id, err)
+	}
+	if src.InlineRelation != "" {
+		if rel, ok := find(ms, src.InlineRelation); ok {
+			if err := r.applyInlineRelation(ctx, src, id, rel); err != nil {
+				return err
+			}
+		}
+		ms = without(ms, src.InlineRelation)
+	}
+	if !r.p.Full && src.Delta {
+		if prev, err := r.previous(ctx, src.ObjType, id); err == nil && prev != nil {
+			ms = mergeObject(prev, ms)
+		}
+	}
+	if len(ms) <= 1 && src.Delta && !r.p.Full {
+		return nil // only a relationship changed
+	}
+	if err := r.put(ctx, src.ObjType, id, joinObject(ms)); err != nil {
+		return err
+	}
+	if src.SubCollection != "" {
+		return r.readSubCollection(ctx, src, id)
+	}
+	return nil
+}
+
+func (r *scopeRun) put(ctx context.Context, objType, id string, raw []byte) error {
+	r.p.Objects++
+	r.p.Changed++
+	return r.w.Put(ctx, objType, id, raw)
+}
+
+func (r *scopeRun) remove(ctx context.Context, src source, id string) error {
+	r.p.Removed++
+	if err := r.w.Delete(ctx, src.ObjType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
+		return err
+	}
+	if src.RelationType != "" {
+		if err := r.w.Delete(ctx, src.RelationType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// previous is the object as the snapshot so far holds it.
+func (r *scopeRun) previous(ctx context.Context, objType, id string) ([]member, error) {
+	raw, err := r.w.Current(ctx, objType, id)
+	if err != nil {
+		if errors.Is(err, repository.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return splitObject(raw)
+}
+
+type relationRef struct {
+	Type    string `json:"@odata.type,omitempty"`
+	ID      string `json:"id"`
+	Removed *struct {
+		Reason string `json:"reason"`
+	} `json:"@removed,omitempty"`
+}
+
+// applyInlineRelation folds a members@delta / manager@delta slice into
+// the relationship object of id.
+func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id string, raw json.RawMessage) error {
+	refs := r.relations[id]
+	if refs == nil {
+		refs = map[string]json.RawMessage{}
+		// Start from what the snapshot holds so far: in a full read, only
+		// what this run already wrote (an earlier slice of the same group).
+		if prev, err := r.w.Current(ctx, src.RelationType, id); err == nil {
+			var old struct {
+				Value []json.RawMessage `json:"value"`
+			}
+			if json.Unmarshal(prev, &old) == nil {
+				for _, v := range old.Value {
+					var ref relationRef
+					if json.Unmarshal(v, &ref) == nil {
+						refs[ref.ID] = v
+					}
+				}
+			}
+		} else if !errors.Is(err, repository.ErrNotFound) {
+			return err
+		}
+		r.relations[id] = refs
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		// manager@delta is a single object, members@delta an array.
+		items = []json.RawMessage{raw}
+	}
+	for _, it := range items {
+		var ref relationRef
+		if err := json.Unmarshal(it, &ref); err != nil || ref.ID == "" {
+			continue
+		}
+		if ref.Removed != nil {
+			delete(refs, ref.ID)
+			continue
+		}
+		clean, _ := json.Marshal(relationRef{Type: ref.Type, ID: ref.ID})
+		refs[ref.ID] = clean
+	}
+	return nil
+}
+
+// flushRelations writes the relationship objects touched by a source.
+func (r *scopeRun) flushRelations(ctx context.Context, src source) error {
+	if src.InlineRelation == "" {
+		return nil
+	}
+	for _, id := range sortedKeys(r.relations) {
+		refs := r.relations[id]
+		if len(refs) == 0 {
+			if err := r.w.Delete(ctx, src.RelationType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
+				return err
+			}
+			continue
+		}
+		if err := r.w.Put(ctx, src.RelationType, id, relationObject(refs)); err != nil {
+			return err
+		}
+	}
+	r.relations = map[string]map[string]json.RawMessage{}
+	return nil
+}
+
+func relationObject(refs map[string]json.RawMessage) []byte {
+	var b strings.Builder
+	b.WriteString(`{"value":[`)
+	for i, k := range sortedKeys(refs) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(refs[k])
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// readSubCollection reads a per-object relationship in full.
+func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string) error {
+	refs := map[string]json.RawMessage{}
+	next := fmt.Sprintf(src.SubCollection, id)
+	for next != "" {
+		body, err := r.g.GetRaw(ctx, next)
+		r.p.Requests++
+		if err != nil {
+			return err
+		}
+		var page graphPage
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("%s %s: malformed page from Graph: %w", src.RelationType, id, err)
+		}
+		for _, it := range page.Value {
+			var ref relationRef
+			if json.Unmarshal(it, &ref) == nil && ref.ID != "" {
+				clean, _ := json.Marshal(relationRef{Type: ref.Type, ID: ref.ID})
+				refs[ref.ID] = clean
+			}
+		}
+		next = page.NextLink
+	}
+	return r.w.Put(ctx, src.RelationType, id, relationObject(refs))
+}
+
+// maybeCheckpoint makes progress durable and heartbeats it. Relationship
+// objects are flushed first so the checkpoint holds them.
+func (r *scopeRun) maybeCheckpoint(ctx context.Context, force bool) error {
+	every := r.b.CheckpointEvery
+	if every == 0 {
+		every = 10 * time.Second
+	}
+	if !force && time.Since(r.lastCP) < every {
+		activity.RecordHeartbeat(ctx, r.saved)
+		return nil
+	}
+	if err := r.flushRelations(ctx, r.sources[r.p.Source]); err != nil {
+		return err
+	}
+	cp, err := r.w.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	r.p.Checkpoint = &cp
+	r.lastCP = time.Now()
+	r.saved = r.p
+	activity.RecordHeartbeat(ctx, r.saved)
+	return nil
+}

@@ -1,0 +1,52 @@
+package activities
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/entravault/entravault/internal/repository"
+)
+
+// Retention applies retention policies and purges deleted connectors.
+type Retention struct {
+	Repo *repository.Repository
+}
+
+// ApplyRetention prunes each scope of the connector by its policy. The
+// repository never removes a scope's newest snapshot; while a backup holds
+// the repository, prune reports ErrLocked and the activity retries later.
+func (a *Retention) ApplyRetention(ctx context.Context, in RetentionInput) (RetentionResult, error) {
+	var res RetentionResult
+	policy := repository.RetentionPolicy{
+		KeepWithinDays: in.Policy.Days, KeepLast: in.Policy.KeepLast, KeepDaily: in.Policy.KeepDaily,
+		KeepWeekly: in.Policy.KeepWeekly, KeepMonthly: in.Policy.KeepMonthly, KeepYearly: in.Policy.KeepYearly,
+	}
+	for _, sc := range in.Scopes {
+		rep, err := a.Repo.Prune(ctx, repository.PruneOptions{Connector: in.ConnectorID, Scope: string(sc), Policy: policy})
+		if err != nil {
+			if errors.Is(err, repository.ErrLocked) {
+				return res, temporal.NewApplicationErrorWithOptions("repository busy with a backup; retrying", "Locked",
+					temporal.ApplicationErrorOptions{Cause: err})
+			}
+			return res, err
+		}
+		res.SnapshotsRemoved += len(rep.Forget)
+		res.PacksRemoved += rep.PacksDeleted
+		res.BytesFreed += rep.BytesFreed
+		activity.RecordHeartbeat(ctx, res)
+	}
+	return res, nil
+}
+
+// PurgeConnector removes every snapshot of a deleted connector.
+func (a *Retention) PurgeConnector(ctx context.Context, in PurgeInput) error {
+	_, err := a.Repo.Prune(ctx, repository.PruneOptions{Connector: in.ConnectorID, All: true})
+	if errors.Is(err, repository.ErrLocked) {
+		return temporal.NewApplicationErrorWithOptions("repository busy with a backup; retrying", "Locked",
+			temporal.ApplicationErrorOptions{Cause: err})
+	}
+	return err
+}

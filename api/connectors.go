@@ -1,0 +1,453 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/entravault/entravault/internal/auth"
+	"github.com/entravault/entravault/internal/connector"
+	"github.com/entravault/entravault/workflows"
+)
+
+var idRE = regexp.MustCompile(`^c-[0-9a-f]{16}$`)
+
+func validID(id string) bool { return idRE.MatchString(id) }
+
+func newConnectorID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "c-" + hex.EncodeToString(b)
+}
+
+// decodeStrict reads a JSON body, refusing unknown fields, trailing data
+// and wrong types with a message naming the problem.
+func decodeStrict(c echo.Context, into any) error {
+	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json", nil)
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return he
+		}
+		return apiError(http.StatusBadRequest, "bad_request", "cannot read the body", nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			return apiError(http.StatusBadRequest, "invalid_json", fmt.Sprintf("field %q: expected %s, got %s", te.Field, te.Type, te.Value), nil)
+		case errors.Is(err, io.EOF):
+			return apiError(http.StatusBadRequest, "invalid_json", "empty body", nil)
+		default:
+			return apiError(http.StatusBadRequest, "invalid_json", err.Error(), nil)
+		}
+	}
+	if dec.More() {
+		return apiError(http.StatusBadRequest, "invalid_json", "trailing data after the JSON object", nil)
+	}
+	return nil
+}
+
+func principal(c echo.Context) auth.Principal {
+	p, _ := auth.PrincipalFrom(c)
+	return p
+}
+
+// CreateConnectorResponse answers POST /connectors.
+type CreateConnectorResponse struct {
+	ID         string           `json:"id"`
+	Status     connector.Status `json:"status"`
+	ConsentURL string           `json:"consent_url"`
+	ExpiresAt  time.Time        `json:"consent_expires_at"`
+}
+
+func (h *handlers) createConnector(c echo.Context) error {
+	p := principal(c)
+	if !p.CanWrite() {
+		return apiError(http.StatusForbidden, "forbidden", "role "+string(p.Role)+" may not create connectors", nil)
+	}
+	var cfg connector.Config
+	if err := decodeStrict(c, &cfg); err != nil {
+		return err
+	}
+	cfg.Normalize()
+	if !p.IsAdmin() && !auth.CanSee(p, cfg.Access) && len(p.IDs) > 0 {
+		// Whoever creates a connector can see it.
+		cfg.Access = append(cfg.Access, p.IDs[0])
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	id := newConnectorID()
+	state, hash := newState(id)
+	deadline := h.Now().Add(h.consentTimeout())
+	prompt := !h.tenantConsented(ctx, cfg.Tenant)
+	in := workflows.ConnectorInput{ConnectorID: id, Config: cfg, ConsentStateHash: hash, ConsentDeadline: deadline, CreatedBy: p.Name}
+	_, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        workflows.ConnectorWorkflowID(id),
+		TaskQueue: h.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.ConnectorIDKey.ValueSet(id), workflows.TenantIDKey.ValueSet(cfg.Tenant),
+			workflows.ConnectorStatusKey.ValueSet(string(connector.StatusAwaitingConsent))),
+		Memo: map[string]any{workflows.MemoSummary: workflows.ConnectorSummary{Name: cfg.Name, Tenant: cfg.Tenant, Kind: cfg.Kind,
+			Status: connector.StatusAwaitingConsent, Access: cfg.Access, CreatedAt: h.Now().UTC()}},
+		StaticSummary: fmt.Sprintf("Connector %s (%s, %s)", cfg.Name, cfg.Tenant, cfg.Kind),
+		StaticDetails: fmt.Sprintf("Backs up tenant `%s`: %v every %s.", cfg.Tenant, cfg.Scopes.Enabled(), cfg.Schedule.Interval),
+	}, workflows.ConnectorWorkflowName, in)
+	if err != nil {
+		return fmt.Errorf("start connector workflow: %w", err)
+	}
+	return c.JSON(http.StatusCreated, CreateConnectorResponse{ID: id, Status: connector.StatusAwaitingConsent,
+		ConsentURL: h.Consent.signInURL(cfg.Tenant, state, prompt), ExpiresAt: deadline.UTC()})
+}
+
+func (h *handlers) consentTimeout() time.Duration {
+	if h.Consent.Timeout > 0 {
+		return h.Consent.Timeout
+	}
+	return 72 * time.Hour
+}
+
+// renewConsent issues a new sign-in link after expiry or failure.
+func (h *handlers) renewConsent(c echo.Context) error {
+	id, sum, err := h.authorize(c, true)
+	if err != nil {
+		return err
+	}
+	state, hash := newState(id)
+	deadline := h.Now().Add(h.consentTimeout())
+	if err := h.update(c.Request().Context(), id, workflows.UpdateRenewConsent, workflows.RenewConsentInput{StateHash: hash, Deadline: deadline}, nil); err != nil {
+		return err
+	}
+	prompt := !h.tenantConsented(c.Request().Context(), sum.Tenant)
+	return c.JSON(http.StatusOK, CreateConnectorResponse{ID: id, Status: connector.StatusAwaitingConsent,
+		ConsentURL: h.Consent.signInURL(sum.Tenant, state, prompt), ExpiresAt: deadline.UTC()})
+}
+
+// authorize finds the connector and applies the access rule: 404 for a
+// connector the caller may not see, 403 for a viewer's write.
+func (h *handlers) authorize(c echo.Context, write bool) (string, workflows.ConnectorSummary, error) {
+	id := c.Param("id")
+	notFound := apiError(http.StatusNotFound, "not_found", "connector not found", nil)
+	if !validID(id) {
+		return "", workflows.ConnectorSummary{}, notFound
+	}
+	desc, err := h.Temporal.DescribeWorkflowExecution(c.Request().Context(), workflows.ConnectorWorkflowID(id), "")
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return "", workflows.ConnectorSummary{}, notFound
+		}
+		return "", workflows.ConnectorSummary{}, err
+	}
+	sum, err := decodeSummary(desc.GetWorkflowExecutionInfo().GetMemo())
+	if err != nil {
+		return "", sum, err
+	}
+	if err := auth.Authorize(principal(c), sum.Access, write); err != nil {
+		return "", sum, err
+	}
+	return id, sum, nil
+}
+
+func decodeSummary(m *commonpb.Memo) (workflows.ConnectorSummary, error) {
+	var s workflows.ConnectorSummary
+	p := m.GetFields()[workflows.MemoSummary]
+	if p == nil {
+		return s, errors.New("connector memo missing")
+	}
+	return s, converter.GetDefaultDataConverter().FromPayload(p, &s)
+}
+
+func (h *handlers) queryState(ctx context.Context, id string) (workflows.ConnectorState, error) {
+	var st workflows.ConnectorState
+	v, err := h.Temporal.QueryWorkflow(ctx, workflows.ConnectorWorkflowID(id), "", workflows.QueryStatus)
+	if err != nil {
+		return st, err
+	}
+	return st, v.Get(&st)
+}
+
+// update runs a workflow Update; a validator's refusal is a 400 (or 409
+// for the connector's status) and changes nothing.
+func (h *handlers) update(ctx context.Context, id, name string, arg any, result any) error {
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID: workflows.ConnectorWorkflowID(id), UpdateName: name,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	if arg != nil {
+		opts.Args = []any{arg}
+	}
+	handle, err := h.Temporal.UpdateWorkflow(ctx, opts)
+	if err == nil {
+		err = handle.Get(ctx, result)
+	}
+	if err == nil {
+		return nil
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return apiError(http.StatusConflict, "connector_closed", "the connector is deleted", nil)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		msg := app.Error()
+		if strings.Contains(msg, "not allowed in the connector's current status") {
+			return apiError(http.StatusConflict, "wrong_status", msg, nil)
+		}
+		return apiError(http.StatusBadRequest, "rejected", msg, nil)
+	}
+	return err
+}
+
+// ConnectorView answers GET /connectors/{id}.
+type ConnectorView struct {
+	ID               string                                    `json:"id"`
+	Config           connector.Config                          `json:"config"`
+	Status           connector.Status                          `json:"status"`
+	TenantID         string                                    `json:"tenant_id,omitempty"`
+	Admin            *workflows.Admin                          `json:"consented_by,omitempty"`
+	Report           any                                       `json:"verification,omitempty"`
+	Scopes           map[connector.Scope]*workflows.ScopeState `json:"scopes"`
+	LastError        string                                    `json:"last_error,omitempty"`
+	CreatedBy        string                                    `json:"created_by,omitempty"`
+	CreatedAt        time.Time                                 `json:"created_at"`
+	ConsentExpiresAt *time.Time                                `json:"consent_expires_at,omitempty"`
+}
+
+func view(id string, st workflows.ConnectorState) ConnectorView {
+	v := ConnectorView{ID: id, Config: st.Config, Status: st.Status, TenantID: st.TenantID, Admin: st.Admin,
+		Scopes: st.Scopes, LastError: st.LastError, CreatedBy: st.CreatedBy, CreatedAt: st.CreatedAt}
+	if st.Report != nil {
+		v.Report = st.Report
+	}
+	if st.Status == connector.StatusAwaitingConsent {
+		d := st.ConsentDeadline.UTC()
+		v.ConsentExpiresAt = &d
+	}
+	if v.Scopes == nil {
+		v.Scopes = map[connector.Scope]*workflows.ScopeState{}
+	}
+	return v
+}
+
+func (h *handlers) getConnector(c echo.Context) error {
+	id, _, err := h.authorize(c, false)
+	if err != nil {
+		return err
+	}
+	st, err := h.queryState(c.Request().Context(), id)
+	if err != nil {
+		return fmt.Errorf("query connector %s: %w", id, err)
+	}
+	return c.JSON(http.StatusOK, view(id, st))
+}
+
+// ConnectorListItem is one row of GET /connectors.
+type ConnectorListItem struct {
+	ID string `json:"id"`
+	workflows.ConnectorSummary
+}
+
+func escapeQuery(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `\'`)
+}
+
+func listRequest(ns, query string, size int32, token []byte) *workflowservice.ListWorkflowExecutionsRequest {
+	return &workflowservice.ListWorkflowExecutionsRequest{Namespace: ns, Query: query, PageSize: size, NextPageToken: token}
+}
+
+// listConnectors lists from Temporal visibility and memos: one query, no
+// call per connector.
+func (h *handlers) listConnectors(c echo.Context) error {
+	p := principal(c)
+	status := c.QueryParam("status")
+	tenant := strings.ToLower(c.QueryParam("tenant"))
+	q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.ConnectorWorkflowName)
+	if status != "" {
+		q += fmt.Sprintf(" AND %s = '%s'", workflows.ConnectorStatusKey.GetName(), escapeQuery(status))
+	}
+	items := []ConnectorListItem{}
+	var token []byte
+	for {
+		resp, err := h.Temporal.ListWorkflow(c.Request().Context(), listRequest(h.Namespace, q, 1000, token))
+		if err != nil {
+			return fmt.Errorf("list connectors: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			if e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				continue
+			}
+			sum, err := decodeSummary(e.GetMemo())
+			if err != nil || !auth.CanSee(p, sum.Access) {
+				continue
+			}
+			if tenant != "" && tenant != strings.ToLower(sum.Tenant) && tenant != strings.ToLower(sum.TenantID) {
+				continue
+			}
+			items = append(items, ConnectorListItem{ID: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), "connector/"), ConnectorSummary: sum})
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	return c.JSON(http.StatusOK, map[string]any{"connectors": items})
+}
+
+// ConnectorPatch is PATCH /connectors/{id}: absent fields stay as they are.
+type ConnectorPatch struct {
+	Name           *string              `json:"name"`
+	Scopes         *connector.Scopes    `json:"scopes"`
+	InitialLogSpan *string              `json:"initial_log_span"`
+	Schedule       *connector.Schedule  `json:"schedule"`
+	Retention      *connector.Retention `json:"retention"`
+	Access         *[]string            `json:"access"`
+}
+
+func (h *handlers) patchConnector(c echo.Context) error {
+	id, _, err := h.authorize(c, true)
+	if err != nil {
+		return err
+	}
+	var patch ConnectorPatch
+	if err := decodeStrict(c, &patch); err != nil {
+		return err
+	}
+	st, err := h.queryState(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	cfg := st.Config
+	if patch.Name != nil {
+		cfg.Name = strings.TrimSpace(*patch.Name)
+	}
+	if patch.Scopes != nil {
+		cfg.Scopes = *patch.Scopes
+	}
+	if patch.InitialLogSpan != nil {
+		cfg.InitialLogSpan = *patch.InitialLogSpan
+	}
+	if patch.Schedule != nil {
+		cfg.Schedule = *patch.Schedule
+	}
+	if patch.Retention != nil {
+		cfg.Retention = *patch.Retention
+	}
+	if patch.Access != nil {
+		cfg.Access = *patch.Access
+		if p := principal(c); !p.IsAdmin() && !auth.CanSee(p, cfg.Access) {
+			return apiError(http.StatusBadRequest, "rejected", "the change would remove your own access", nil)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	var applied connector.Config
+	if err := h.update(c.Request().Context(), id, workflows.UpdateConfig, cfg, &applied); err != nil {
+		return err
+	}
+	st.Config = applied
+	return c.JSON(http.StatusOK, view(id, st))
+}
+
+// RunNowRequest is POST /connectors/{id}/backups.
+type RunNowRequest struct {
+	Scope connector.Scope `json:"scope,omitempty"`
+}
+
+func (h *handlers) runNow(c echo.Context) error {
+	id, _, err := h.authorize(c, true)
+	if err != nil {
+		return err
+	}
+	var req RunNowRequest
+	if c.Request().ContentLength != 0 {
+		if err := decodeStrict(c, &req); err != nil {
+			return err
+		}
+	}
+	if req.Scope != "" && !slices.Contains(connector.AllScopes, req.Scope) {
+		return apiError(http.StatusBadRequest, "invalid_scope", fmt.Sprintf("unknown scope %q", req.Scope), nil)
+	}
+	var res workflows.RunNowResult
+	if err := h.update(c.Request().Context(), id, workflows.UpdateRunNow, workflows.RunNowInput{Scope: req.Scope}, &res); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, res)
+}
+
+func (h *handlers) listRuns(c echo.Context) error {
+	id, _, err := h.authorize(c, false)
+	if err != nil {
+		return err
+	}
+	st, err := h.queryState(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	scope := connector.Scope(c.QueryParam("scope"))
+	runs := []workflows.RunRecord{}
+	for i := len(st.Runs) - 1; i >= 0; i-- { // newest first
+		if scope == "" || st.Runs[i].Scope == scope {
+			runs = append(runs, st.Runs[i])
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"runs": runs})
+}
+
+func (h *handlers) verify(c echo.Context) error {
+	id, _, err := h.authorize(c, true)
+	if err != nil {
+		return err
+	}
+	if err := h.update(c.Request().Context(), id, workflows.UpdateVerify, nil, nil); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"status": string(connector.StatusVerifying)})
+}
+
+func (h *handlers) deleteConnector(c echo.Context) error {
+	id, _, err := h.authorize(c, true)
+	if err != nil {
+		return err
+	}
+	purge := false
+	if v := c.QueryParam("purge"); v != "" {
+		if v != "true" && v != "false" {
+			return apiError(http.StatusBadRequest, "bad_request", "purge must be true or false", nil)
+		}
+		purge = v == "true"
+	}
+	if err := h.update(c.Request().Context(), id, workflows.UpdateDelete, workflows.DeleteInput{Purge: purge}, nil); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"id": id, "status": connector.StatusDeleted, "purge": purge})
+}

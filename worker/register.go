@@ -1,0 +1,34 @@
+package worker
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/entravault/entravault/activities"
+	"github.com/entravault/entravault/internal/repository"
+	"github.com/entravault/entravault/workflows"
+)
+
+// Deps are the clients the product's activities use.
+type Deps struct {
+	Graph activities.GraphFactory
+	Repo  *repository.Repository
+}
+
+// Product registers Entravault's workflows and activities.
+func Product(d Deps) func(sdkworker.Registry) {
+	return func(r sdkworker.Registry) {
+		r.RegisterWorkflowWithOptions(workflows.ConnectorWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorWorkflowName})
+		r.RegisterWorkflow(workflows.ScopeBackupWorkflow)
+		r.RegisterWorkflow(workflows.RetentionWorkflow)
+		r.RegisterActivityWithOptions(&activities.Verifier{Graph: d.Graph}, activity.RegisterOptions{})
+		r.RegisterActivityWithOptions(&activities.Backup{Graph: d.Graph, Repo: d.Repo, FullResyncEvery: 7 * 24 * time.Hour}, activity.RegisterOptions{})
+		r.RegisterActivityWithOptions(&activities.Retention{Repo: d.Repo}, activity.RegisterOptions{})
+	}
+}
+
+// Registry is where workflows and activities are registered.
+type Registry = sdkworker.Registry
