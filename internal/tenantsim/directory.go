@@ -23,8 +23,9 @@ func (d directory) Account(upn string) (entra.Account, bool) {
 	if !ok || !d.t.IsLive(model.MakeRef(model.KindUser, a.User)) {
 		return entra.Account{}, false
 	}
+	name, _ := d.t.Render(model.MakeRef(model.KindUser, a.User))["displayName"].(string)
 	acc := entra.Account{ObjectID: d.t.Users[a.User].ID.String(), UserPrincipalName: d.t.UPN(a.User),
-		DisplayName: d.t.Render(model.MakeRef(model.KindUser, a.User))["displayName"].(string), Password: a.Password}
+		DisplayName: name, Password: a.Password}
 	for _, ra := range d.t.RoleAssignments {
 		if ra.Principal == model.MakeRef(model.KindUser, a.User) {
 			switch model.RoleDefinitions[ra.Role].TemplateID {
@@ -45,7 +46,8 @@ func (d directory) App(clientID string) (entra.App, bool) {
 	if !ok || !d.t.IsLive(model.MakeRef(model.KindApp, c.App)) {
 		return entra.App{}, false
 	}
-	app := entra.App{ClientID: clientID, DisplayName: d.t.Render(model.MakeRef(model.KindApp, c.App))["displayName"].(string),
+	name, _ := d.t.Render(model.MakeRef(model.KindApp, c.App))["displayName"].(string)
+	app := entra.App{ClientID: clientID, DisplayName: name,
 		Secret: c.Secret, CertificateDER: c.CertificateDER, ConfiguredRoles: append([]string(nil), c.ConfiguredRoles...)}
 	if sp, ok := d.t.SPByAppID(strings.ToLower(clientID)); ok {
 		app.ServicePrincipalID = d.t.SPs[sp].ID.String()

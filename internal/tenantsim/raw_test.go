@@ -103,3 +103,122 @@ func TestRawPagingAndErrors(t *testing.T) {
 		})
 	}
 }
+
+func post(t *testing.T, u, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(body))
+	if body != "" {
+		req.Method = "PUT"
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestControlAPIAndDeltaOfEveryKind(t *testing.T) {
+	s := NewTest(t, Options{Seed: 21, Users: 400, Applications: 20, AdministrativeUnits: 10, Premium: true,
+		Throttle: ThrottleConfig{Disabled: true}})
+	tok := token(t, s, s.Credentials().BackupApp)
+	sim := strings.TrimSuffix(s.GraphURL(), "/v1.0") + "/_sim"
+	round := func(link string) (items []map[string]any, delta string) {
+		for link != "" {
+			var p page
+			if st := get(t, tok, link, &p); st != 200 {
+				t.Fatalf("%s: %d %+v", link, st, p.ErrorObj)
+			}
+			items = append(items, p.Value...)
+			link, delta = p.Next, p.Delta
+		}
+		return items, delta
+	}
+	kinds := []string{"/users/delta()", "/groups/delta", "/directory/administrativeUnits/delta()", "/applications/delta()", "/servicePrincipals/delta"}
+	links := map[string]string{}
+	for _, k := range kinds {
+		items, d := round(s.GraphURL() + k)
+		if len(items) == 0 || d == "" {
+			t.Fatalf("%s: %d items, deltaLink %q", k, len(items), d)
+		}
+		links[k] = d
+	}
+	if st := post(t, sim+"/churn?percent=20", ""); st != 200 {
+		t.Fatalf("churn: %d", st)
+	}
+	for _, k := range kinds {
+		items, _ := round(links[k])
+		if len(items) == 0 {
+			t.Fatalf("%s: no changes after churn", k)
+		}
+	}
+
+	// Logs appended now are the newest sign-ins.
+	var before page
+	get(t, tok, s.GraphURL()+"/auditLogs/signIns?$top=1", &before)
+	if st := post(t, sim+"/logs?count=3", ""); st != 200 {
+		t.Fatalf("logs: %d", st)
+	}
+	var after page
+	get(t, tok, s.GraphURL()+"/auditLogs/signIns?$top=1", &after)
+	if after.Value[0]["id"] == before.Value[0]["id"] {
+		t.Fatal("appended sign-in is not the newest")
+	}
+
+	// Expiring delta tokens turns the next round into syncStateNotFound.
+	if st := post(t, sim+"/delta/expire", ""); st != 204 {
+		t.Fatalf("expire: %d", st)
+	}
+	var p page
+	if st := get(t, tok, links["/users/delta()"], &p); st != 400 || p.ErrorObj.Code != "syncStateNotFound" {
+		t.Fatalf("after expire: %d %+v", st, p.ErrorObj)
+	}
+
+	// Faults: invalid JSON bodies and counters.
+	if st := post(t, sim+"/faults", `{"InvalidJSONRate":1}`); st != 200 {
+		t.Fatalf("faults: %d", st)
+	}
+	req, _ := http.NewRequest("GET", s.GraphURL()+"/organization", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if json.Valid(b) {
+		t.Fatal("invalid-JSON fault sent valid JSON")
+	}
+	post(t, sim+"/faults", `{}`)
+	var counters struct {
+		Total  struct{ Requests int } `json:"total"`
+		Routes map[string]struct {
+			Requests int `json:"requests"`
+		} `json:"routes"`
+	}
+	get(t, "", sim+"/counters", &counters)
+	if counters.Routes["GET users/delta"].Requests == 0 || counters.Total.Requests < 10 {
+		t.Fatalf("counters %+v", counters)
+	}
+}
+
+func TestCredentialsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	a := NewTest(t, Options{Seed: 4, Users: 30, DataDir: dir})
+	first := a.Credentials()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := NewTest(t, Options{Seed: 4, Users: 30, DataDir: dir})
+	second := b.Credentials()
+	if first.BackupApp.ClientSecret != second.BackupApp.ClientSecret || first.Admins[0].Password != second.Admins[0].Password ||
+		first.TenantID != second.TenantID {
+		t.Fatal("credentials changed across a restart with the same data folder")
+	}
+	var served Credentials
+	get(t, "", strings.TrimSuffix(b.GraphURL(), "/v1.0")+"/_sim/credentials", &served)
+	if served.BackupApp.ClientID != second.BackupApp.ClientID || served.GraphURL != b.GraphURL() {
+		t.Fatalf("served credentials %+v", served)
+	}
+	token(t, b, second.BackupApp) // the reused secret still signs in
+}

@@ -362,7 +362,7 @@ type ChurnStats struct {
 }
 
 // Churn changes about pct percent of users, groups, administrative units,
-// applications and service principals: updates (45%), soft deletes (15%),
+// applications (service principals are only updated): updates (45%), soft deletes (15%),
 // hard deletes (5%), membership changes (20%) and new objects (15%). It is
 // deterministic for a given seed and churn call number.
 func (t *Tenant) Churn(pct float64) ChurnStats {
@@ -372,7 +372,7 @@ func (t *Tenant) Churn(pct float64) ChurnStats {
 	t.buildMemberOf()
 	defer func() { t.memberOf = nil }()
 	now := t.Now().Unix()
-	for _, k := range []Kind{KindUser, KindGroup, KindAU, KindApp} {
+	for _, k := range []Kind{KindUser, KindGroup, KindAU, KindApp, KindSP} {
 		n := int(float64(t.Len(k)) * pct / 100)
 		if n == 0 && pct > 0 {
 			n = 1
@@ -383,7 +383,11 @@ func (t *Tenant) Churn(pct float64) ChurnStats {
 			if !t.IsLive(ref) {
 				continue
 			}
-			switch p := r.IntN(100); {
+			p := r.IntN(100)
+			if k == KindSP {
+				p = 0 // service principals only change; they come and go with their apps
+			}
+			switch {
 			case p < 45:
 				t.churnUpdate(ref, r.IntN(1000))
 				st.Updated++
@@ -446,7 +450,7 @@ func (t *Tenant) churnUpdate(ref Ref, v int) {
 		t.setOver(ref, map[string]any{"description": fmt.Sprintf("Updated by churn %d (rev %d)", t.churns, v)})
 	case KindAU:
 		t.setOver(ref, map[string]any{"description": fmt.Sprintf("Helpdesk scope, rev %d", v)})
-	case KindApp:
+	case KindApp, KindSP:
 		t.setOver(ref, map[string]any{"notes": fmt.Sprintf("Reviewed in churn %d", t.churns)})
 	}
 	t.record(ref, OpUpsert, 0)
