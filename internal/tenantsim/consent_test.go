@@ -281,3 +281,96 @@ func TestWritesForRestore(t *testing.T) {
 		t.Fatalf("read-only write: %v", err)
 	}
 }
+
+func TestPolicyAndAdministrativeUnitWrites(t *testing.T) {
+	s := tenantsim.NewTest(t, tenantsim.Options{Seed: 13, Users: 30, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	c := newClient(t, s, s.Credentials().BackupApp, false)
+	ctx := context.Background()
+	sdk := c.SDK()
+
+	loc := models.NewIpNamedLocation()
+	lname, cidr, trusted := "Restored office", "192.0.2.0/24", true
+	loc.SetDisplayName(&lname)
+	typ := "#microsoft.graph.ipNamedLocation" // the SDK does not set it; Graph requires it
+	loc.SetOdataType(&typ)
+	loc.SetIsTrusted(&trusted)
+	r := models.NewIPv4CidrRange()
+	r.SetCidrAddress(&cidr)
+	loc.SetIpRanges([]models.IpRangeable{r})
+	createdLoc, err := sdk.Identity().ConditionalAccess().NamedLocations().Post(ctx, loc, nil)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	if _, ok := createdLoc.(models.IpNamedLocationable); !ok {
+		t.Fatalf("created named location is %T", createdLoc)
+	}
+
+	p := models.NewConditionalAccessPolicy()
+	pname, state := "Restored policy", models.DISABLED_CONDITIONALACCESSPOLICYSTATE
+	p.SetDisplayName(&pname)
+	p.SetState(&state)
+	cond := models.NewConditionalAccessConditionSet()
+	users := models.NewConditionalAccessUsers()
+	users.SetIncludeUsers([]string{"All"})
+	cond.SetUsers(users)
+	locs := models.NewConditionalAccessLocations()
+	locs.SetIncludeLocations([]string{*createdLoc.GetId()})
+	cond.SetLocations(locs)
+	p.SetConditions(cond)
+	pol, err := sdk.Identity().ConditionalAccess().Policies().Post(ctx, p, nil)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	enabled := models.ENABLED_CONDITIONALACCESSPOLICYSTATE
+	patch := models.NewConditionalAccessPolicy()
+	patch.SetState(&enabled)
+	if _, err := sdk.Identity().ConditionalAccess().Policies().ByConditionalAccessPolicyId(*pol.GetId()).Patch(ctx, patch, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	got, err := sdk.Identity().ConditionalAccess().Policies().ByConditionalAccessPolicyId(*pol.GetId()).Get(ctx, nil)
+	if err != nil || got.GetState() == nil || *got.GetState() != enabled ||
+		!slices.Contains(got.GetConditions().GetLocations().GetIncludeLocations(), *createdLoc.GetId()) {
+		t.Fatalf("policy after patch: %v", err)
+	}
+	if err := sdk.Identity().ConditionalAccess().Policies().ByConditionalAccessPolicyId(*pol.GetId()).Delete(ctx, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	if _, err := sdk.Identity().ConditionalAccess().Policies().ByConditionalAccessPolicyId(*pol.GetId()).Get(ctx, nil); !errors.As(err, new(*odataerrors.ODataError)) {
+		t.Fatalf("deleted policy still readable: %v", err)
+	}
+
+	au := models.NewAdministrativeUnit()
+	aname := "Restored unit"
+	au.SetDisplayName(&aname)
+	createdAU, err := sdk.Directory().AdministrativeUnits().Post(ctx, au, nil)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	ref := models.NewReferenceCreate()
+	userID := s.Credentials().Admins[2].UPN
+	list, err := sdk.Users().Get(ctx, nil)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	for _, u := range list.GetValue() {
+		if strings.EqualFold(deref(u.GetUserPrincipalName()), userID) {
+			userID = *u.GetId()
+		}
+	}
+	odataID := s.GraphURL() + "/directoryObjects/" + userID
+	ref.SetOdataId(&odataID)
+	if err := sdk.Directory().AdministrativeUnits().ByAdministrativeUnitId(*createdAU.GetId()).Members().Ref().Post(ctx, ref, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	members, err := sdk.Directory().AdministrativeUnits().ByAdministrativeUnitId(*createdAU.GetId()).Members().Get(ctx, nil)
+	if err != nil || len(members.GetValue()) != 1 || deref(members.GetValue()[0].GetId()) != userID {
+		t.Fatalf("AU members: %v", err)
+	}
+	if err := sdk.Directory().AdministrativeUnits().ByAdministrativeUnitId(*createdAU.GetId()).Members().ByDirectoryObjectId(userID).Ref().Delete(ctx, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	members, err = sdk.Directory().AdministrativeUnits().ByAdministrativeUnitId(*createdAU.GetId()).Members().Get(ctx, nil)
+	if err != nil || len(members.GetValue()) != 0 {
+		t.Fatalf("AU members after removal: %v", err)
+	}
+}
