@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,6 +125,8 @@ func TestRoutesAndRoles(t *testing.T) {
 		{"write needs ReadWrite", "DELETE", "/v1.0/users/" + tn.Users[5].ID.String(), []string{"User.Read.All"}, 403},
 		{"unknown segment", "GET", "/v1.0/nothing", []string{"User.Read.All"}, 400},
 		{"wrong method", "PUT", "/v1.0/users", []string{"User.ReadWrite.All"}, 405},
+		{"signInActivity needs premium", "GET", "/v1.0/users?$select=id,signInActivity", []string{"User.Read.All", "AuditLog.Read.All"}, 403},
+		{"signInActivity needs AuditLog.Read.All", "GET", "/v1.0/users?$select=signInActivity", []string{"User.Read.All"}, 403},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -140,5 +143,65 @@ func TestRoutesAndRoles(t *testing.T) {
 				t.Fatal("error body without innerError")
 			}
 		})
+	}
+}
+
+func TestSignInActivityPageLimit(t *testing.T) {
+	tn := model.Generate(1, model.Sizes{Users: 30}, true, time.Now)
+	s := New(Config{Tenant: tn, Verify: allRoles, Throttle: ThrottleConfig{Disabled: true}})
+	for _, c := range []struct {
+		name   string
+		top    string
+		status int
+	}{{"500 allowed", "500", 200}, {"501 refused", "501", 400}} {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "http://sim/v1.0/users?$select=signInActivity&$top="+c.top, nil)
+			req.Header.Set("Authorization", "Bearer x")
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, req)
+			if w.Code != c.status {
+				t.Fatalf("status %d", w.Code)
+			}
+			if c.status == 200 && !strings.Contains(w.Body.String(), "lastSignInDateTime") {
+				t.Fatal("no signInActivity in the page")
+			}
+		})
+	}
+}
+
+// TestConcurrentReadsAndChurn runs with -race in CI: readers page and
+// delta while writers churn.
+func TestConcurrentReadsAndChurn(t *testing.T) {
+	tn := model.Generate(1, model.Sizes{Users: 300}, true, time.Now)
+	s := New(Config{Tenant: tn, Verify: allRoles})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			tn.Lock()
+			tn.Churn(2)
+			tn.Unlock()
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, path := range []string{"/v1.0/users?$top=50", "/v1.0/groups/delta()", "/v1.0/auditLogs/signIns?$top=10"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				req := httptest.NewRequest("GET", "http://sim"+path, nil)
+				req.Header.Set("Authorization", "Bearer x")
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, req)
+				if w.Code != 200 && w.Code != 429 {
+					t.Errorf("%s: %d", path, w.Code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
+	if s.Counters().Total.Requests != 60 {
+		t.Fatalf("counted %d requests", s.Counters().Total.Requests)
 	}
 }

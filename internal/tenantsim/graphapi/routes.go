@@ -172,7 +172,27 @@ func listKind(k model.Kind, context string) handler {
 			c.q = &q
 			return s.list(c, s.refs(refs, context))
 		}
-		return s.list(c, s.objects(k, context))
+		src := s.objects(k, context)
+		if k == model.KindUser && hasSelect(c.q, "signInActivity") {
+			// Graph: signInActivity needs AuditLog.Read.All and P1/P2, and
+			// caps pages at 500.
+			if !c.caller.has("AuditLog.Read.All") {
+				return errMissingPermission("AuditLog.Read.All")
+			}
+			if !s.t.Premium {
+				return errNonPremium
+			}
+			src.defTop, src.maxTop = 100, 500
+			at := src.at
+			src.at = func(i int) model.Obj {
+				o := at(i)
+				if o != nil {
+					o["signInActivity"] = s.t.SignInActivity(int32(i))
+				}
+				return o
+			}
+		}
+		return s.list(c, src)
 	}
 }
 

@@ -20,6 +20,10 @@ type ThrottleConfig struct {
 	IdentityRU int
 	// ReportsPerWindow is the sign-in/audit log request budget; default 5.
 	ReportsPerWindow int
+	// Writes per WriteWindow per app+tenant on identity resources; default
+	// 3,000 per 2 min 30 s.
+	Writes      int
+	WriteWindow time.Duration
 	// CAInterval is the minimum spacing of conditional-access requests per
 	// tenant (all apps together); default 1 s. Its 429s carry no Retry-After.
 	CAInterval time.Duration
@@ -78,6 +82,12 @@ func newThrottler(cfg ThrottleConfig, users int, now func() time.Time) *throttle
 	}
 	if cfg.ReportsPerWindow <= 0 {
 		cfg.ReportsPerWindow = 5
+	}
+	if cfg.Writes <= 0 {
+		cfg.Writes = 3000
+	}
+	if cfg.WriteWindow <= 0 {
+		cfg.WriteWindow = 150 * time.Second
 	}
 	if cfg.CAInterval <= 0 {
 		cfg.CAInterval = time.Second
@@ -141,6 +151,11 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 		cost := ruCost(c, class.cost)
 		c.w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
 		wait = t.take(key, float64(t.cfg.IdentityRU), t.cfg.Window, float64(cost))
+		if class.write && wait == 0 {
+			if wait = t.take("w/"+app, float64(t.cfg.Writes), t.cfg.WriteWindow, 1); wait > 0 {
+				info = "WriteLimitExceeded"
+			}
+		}
 		if b := t.buckets[key]; wait == 0 && b.tokens < 0.2*float64(t.cfg.IdentityRU) {
 			used := 1 - b.tokens/float64(t.cfg.IdentityRU)
 			c.w.Header().Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(used, 'f', 1, 64))

@@ -510,3 +510,13 @@ func (t *Tenant) RenderAudit(i int) Obj {
 			"userPrincipalName": nil, "groupType": nil, "modifiedProperties": []any{}}},
 		"additionalDetails": []any{}}
 }
+
+// SignInActivity renders a user's signInActivity (only returned on $select).
+func (t *Tenant) SignInActivity(i int32) Obj {
+	u := &t.Users[i]
+	last := t.Now().Add(-time.Duration(u.N%(30*24)) * time.Hour).Truncate(time.Second).UTC()
+	nonInt := last.Add(-time.Duration(u.N%13) * time.Hour)
+	return Obj{"lastSignInDateTime": last.Format(time.RFC3339), "lastSignInRequestId": newIDFrom(u.ID, 11).String(),
+		"lastNonInteractiveSignInDateTime": nonInt.Format(time.RFC3339), "lastNonInteractiveSignInRequestId": newIDFrom(u.ID, 13).String(),
+		"lastSuccessfulSignInDateTime": last.Format(time.RFC3339), "lastSuccessfulSignInRequestId": newIDFrom(u.ID, 11).String()}
+}
