@@ -40,6 +40,7 @@ func cmdSimulate(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.DeltaTokenMaxAge, "delta-token-max-age", 0, "delta token lifetime (0 = 7 days)")
 	fs.BoolVar(&o.DeltaExpiredGone, "delta-expired-gone", false, "answer expired delta tokens with 410 Gone + Location")
 	fs.BoolVar(&o.Throttle.Disabled, "no-throttling", false, "disable simulated throttling")
+	persist := fs.Bool("persist", false, "keep the tenant across restarts in <data>/simulator/state.json")
 	fs.BoolVar(&o.ConsentRequired, "consent-required", false, "backup app has no granted roles until an admin consents")
 	if err := simApplyEnv(fs); err != nil {
 		return err
@@ -51,6 +52,9 @@ func cmdSimulate(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	o.DataDir = filepath.Join(*data, "simulator")
+	if *persist {
+		o.StateFile = filepath.Join(o.DataDir, "state.json")
+	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	sim, err := tenantsim.New(o)
 	if err != nil {

@@ -25,6 +25,10 @@ type Options struct {
 	// DataDir holds tenant.json, the CA, keys and certificates; "" = a
 	// temporary folder removed by Close.
 	DataDir string
+	// StateFile, when set, persists the tenant (objects, changes, consents,
+	// logs) across restarts: loaded by New when it exists and was made with
+	// the same seed, written by Close and Save. "" = in memory only.
+	StateFile string
 	// GraphAddr and LoginAddr are listen addresses; defaults
 	// 127.0.0.1:8090 and 127.0.0.1:8091. Use "127.0.0.1:0" in tests.
 	GraphAddr, LoginAddr string

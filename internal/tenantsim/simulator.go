@@ -44,6 +44,7 @@ type Simulator struct {
 
 	mu      sync.Mutex
 	servers []*http.Server
+	closed  bool
 }
 
 // New generates the tenant and prepares both services; Start listens.
@@ -70,9 +71,14 @@ func New(opts Options) (*Simulator, error) {
 	} else if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tenantsim: data folder: %w", err)
 	}
-	s.tenant = model.Generate(opts.Seed, model.Sizes{Users: opts.Users, Groups: opts.Groups,
-		AdministrativeUnits: opts.AdministrativeUnits, Applications: opts.Applications, LogsPerDay: opts.LogsPerDay},
-		opts.Premium, opts.Now)
+	if err := s.loadState(); err != nil {
+		return nil, err
+	}
+	if s.tenant == nil {
+		s.tenant = model.Generate(opts.Seed, model.Sizes{Users: opts.Users, Groups: opts.Groups,
+			AdministrativeUnits: opts.AdministrativeUnits, Applications: opts.Applications, LogsPerDay: opts.LogsPerDay},
+			opts.Premium, opts.Now)
+	}
 	if err := s.setupCredentials(); err != nil {
 		return nil, err
 	}
@@ -195,16 +201,69 @@ func (s *Simulator) writeCredentials() error {
 	return os.Rename(tmp, path) // readers never see a half-written file
 }
 
-// Close stops both listeners and removes a temporary data folder.
+// loadState loads opts.StateFile when it exists and holds a tenant of the
+// same seed; otherwise the tenant is generated.
+func (s *Simulator) loadState() error {
+	if s.opts.StateFile == "" {
+		return nil
+	}
+	f, err := os.Open(s.opts.StateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tenantsim: open state file: %w", err)
+	}
+	defer f.Close()
+	t, err := model.Load(f, s.opts.Now)
+	if err != nil {
+		return fmt.Errorf("tenantsim: %s: %w", s.opts.StateFile, err)
+	}
+	if t.Seed != s.opts.Seed {
+		s.log.Warn("state file is for another seed; generating a new tenant", "file", s.opts.StateFile)
+		return nil
+	}
+	s.tenant = t
+	return nil
+}
+
+// Save writes the tenant to opts.StateFile (no-op without one).
+func (s *Simulator) Save() error {
+	if s.opts.StateFile == "" {
+		return nil
+	}
+	tmp := s.opts.StateFile + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("tenantsim: write state file: %w", err)
+	}
+	s.tenant.RLock()
+	err = s.tenant.Save(f)
+	s.tenant.RUnlock()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("tenantsim: write state file: %w", err)
+	}
+	return os.Rename(tmp, s.opts.StateFile) // never leave a half-written state
+}
+
+// Close stops both listeners, saves the state file if configured and
+// removes a temporary data folder.
 func (s *Simulator) Close() error {
 	s.mu.Lock()
-	servers := s.servers
-	s.servers = nil
+	servers, already := s.servers, s.closed
+	s.servers, s.closed = nil, true
 	s.mu.Unlock()
+	if already {
+		return nil
+	}
 	var errs []error
 	for _, srv := range servers {
 		errs = append(errs, srv.Close())
 	}
+	errs = append(errs, s.Save())
 	if s.tempDir {
 		errs = append(errs, os.RemoveAll(s.dir))
 	}

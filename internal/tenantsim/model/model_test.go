@@ -120,3 +120,29 @@ func TestRecycleBinExpires(t *testing.T) {
 		t.Fatal("user still restorable after 30 days")
 	}
 }
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	tn := Generate(8, Sizes{Users: 200}, true, fixedNow)
+	tn.Churn(10)
+	tn.RecordConsent("app", []string{"User.Read.All"}, "admin", fixedNow())
+	if _, err := tn.Create(KindNamedLocation, map[string]any{"@odata.type": "#microsoft.graph.countryNamedLocation",
+		"displayName": "x", "countriesAndRegions": []any{"FR"}, "includeUnknownCountriesAndRegions": nil}); err != nil {
+		t.Fatal(err)
+	}
+	var saved, before, after bytes.Buffer
+	if err := tn.Save(&saved); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(&saved, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = tn.WriteState(&before)
+	_ = back.WriteState(&after)
+	if !bytes.Equal(before.Bytes(), after.Bytes()) {
+		t.Fatal("state differs after save and load")
+	}
+	if back.Seq() != tn.Seq() {
+		t.Fatalf("change log %d entries after load, %d before", back.Seq(), tn.Seq())
+	}
+}
