@@ -125,6 +125,7 @@ func TestRoutesAndRoles(t *testing.T) {
 		{"write needs ReadWrite", "DELETE", "/v1.0/users/" + tn.Users[5].ID.String(), []string{"User.Read.All"}, 403},
 		{"unknown segment", "GET", "/v1.0/nothing", []string{"User.Read.All"}, 400},
 		{"wrong method", "PUT", "/v1.0/users", []string{"User.ReadWrite.All"}, 405},
+		{"endsWith needs ConsistencyLevel", "GET", "/v1.0/users?$filter=endswith(mail,'@example.com')", []string{"User.Read.All"}, 400},
 		{"signInActivity needs premium", "GET", "/v1.0/users?$select=id,signInActivity", []string{"User.Read.All", "AuditLog.Read.All"}, 403},
 		{"signInActivity needs AuditLog.Read.All", "GET", "/v1.0/users?$select=signInActivity", []string{"User.Read.All"}, 403},
 	}

@@ -440,3 +440,11 @@ func (e *expr) idSet() ([]string, bool) {
 	}
 	return nil, false
 }
+
+// uses reports whether the expression contains operator op.
+func (e *expr) uses(op string) bool {
+	if e == nil {
+		return false
+	}
+	return e.op == op || e.left.uses(op) || e.right.uses(op)
+}

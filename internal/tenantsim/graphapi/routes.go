@@ -158,6 +158,17 @@ func listKind(k model.Kind, context string) handler {
 		if e := need(c, readRoles(k)...); e != nil {
 			return e
 		}
+		// Advanced queries on directory objects need $count=true and
+		// ConsistencyLevel: eventual (aad-advanced-queries.md).
+		if k != model.KindCAPolicy && k != model.KindNamedLocation && !c.q.count {
+			for _, op := range []string{"endswith", "ne", "not"} {
+				if c.q.filter.uses(op) {
+					name := map[string]string{"endswith": "endsWith", "ne": "ne", "not": "not"}[op]
+					return errf(400, "Request_UnsupportedQuery", "Operator '"+name+"' is not supported because the required parameters might be missing. "+
+						"Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+				}
+			}
+		}
 		s.t.RLock()
 		defer s.t.RUnlock()
 		if ids, ok := c.q.filter.idSet(); ok { // fast path: no scan for id filters
