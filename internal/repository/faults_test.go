@@ -523,3 +523,64 @@ func TestPruneAllOfConnector(t *testing.T) {
 	}
 	verifyAll(t, r)
 }
+
+func TestLocks(t *testing.T) {
+	ctx := context.Background()
+	t.Run("stale lock ignored by prune", func(t *testing.T) {
+		r := smallRepo(t)
+		data := []byte(fmt.Sprintf(`{"exclusive":false,"time":%q,"host":"gone","pid":1}`, time.Now().Add(-2*staleAfter).Format(time.RFC3339)))
+		if err := r.st.put(ctx, "locks/"+randomName(), data); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Prune(ctx, PruneOptions{}); err != nil {
+			t.Fatalf("prune with a stale lock: %v", err)
+		}
+	})
+	t.Run("fresh backup lock blocks prune", func(t *testing.T) {
+		r := smallRepo(t)
+		w := newWriter(t, r, "", t0)
+		defer w.Abort()
+		if _, err := otherProcess(t, r).Prune(ctx, PruneOptions{}); !errors.Is(err, ErrLocked) {
+			t.Fatalf("prune during backup: %v, want ErrLocked", err)
+		}
+	})
+	t.Run("commit refuses with an expired own lock", func(t *testing.T) {
+		r := smallRepo(t)
+		w := newWriter(t, r, "", t0)
+		defer w.Abort()
+		put(t, w, "user", "a", `{}`)
+		w.lock.mu.Lock()
+		w.lock.lastRefresh = time.Now().Add(-staleAfter)
+		w.lock.mu.Unlock()
+		if _, err := w.Commit(ctx); !errors.Is(err, ErrLocked) {
+			t.Fatalf("Commit: %v, want ErrLocked", err)
+		}
+		if snaps, _ := r.Snapshots(ctx, Filter{}); len(snaps) != 0 {
+			t.Fatal("snapshot committed without a valid lock")
+		}
+	})
+}
+
+// TestCheckpointLostAfterPrune: a run crashed, its lock expired, prune
+// removed its unreferenced data; resuming must fail cleanly.
+func TestCheckpointLostAfterPrune(t *testing.T) {
+	ctx := context.Background()
+	r := smallRepo(t)
+	_, users := tenantUsers(14, 60)
+	w := newWriter(t, r, "", t0)
+	for _, u := range users {
+		put(t, w, "user", u.ID(), string(u.JSON()))
+	}
+	cp, err := w.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Abort() // stands for a crash whose lock has gone stale
+	rep, err := r.Prune(ctx, PruneOptions{})
+	if err != nil || rep.PacksDeleted == 0 {
+		t.Fatalf("Prune = %+v, %v", rep, err)
+	}
+	if _, err := r.ResumeWriter(ctx, cp); !errors.Is(err, ErrCheckpointLost) {
+		t.Fatalf("ResumeWriter: %v, want ErrCheckpointLost", err)
+	}
+}
