@@ -150,6 +150,12 @@ func TestIncrementalParent(t *testing.T) {
 	if s2.Parent != s1.ID {
 		t.Fatalf("Parent = %q", s2.Parent)
 	}
+	if l, err := r.Latest(ctx, "entra", "users"); err != nil || l.ID != s2.ID {
+		t.Fatalf("Latest = %v, %v", l.ID, err)
+	}
+	if _, err := r.Latest(ctx, "entra", "groups"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Latest of an empty scope: %v, want ErrNotFound", err)
+	}
 	cases := []struct {
 		name, id string
 		snap     SnapshotID

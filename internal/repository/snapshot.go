@@ -178,3 +178,16 @@ func (r *Repository) Snapshot(ctx context.Context, id SnapshotID) (SnapshotInfo,
 	}
 	return m.info(id), nil
 }
+
+// Latest returns the newest snapshot of a connector's scope, the usual
+// Parent for the next run; ErrNotFound if there is none.
+func (r *Repository) Latest(ctx context.Context, connector, scope string) (SnapshotInfo, error) {
+	snaps, err := r.Snapshots(ctx, Filter{Connector: connector, Scope: scope})
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	if len(snaps) == 0 {
+		return SnapshotInfo{}, fmt.Errorf("snapshot of %s/%s: %w", connector, scope, ErrNotFound)
+	}
+	return snaps[len(snaps)-1], nil
+}
