@@ -8,8 +8,8 @@ import (
 // Current returns an object as the snapshot being written holds it so far:
 // what this run Put, else (unless the run is Full and has not seen it) the
 // parent's version. Incremental readers merge partial updates onto it.
-// Content still in the open pack is flushed first, which only happens when
-// a run meets the same object twice.
+// Objects stored this run are answered from a bounded in-memory copy
+// (maxRecent); beyond it, content still in the open pack is flushed first.
 func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error) {
 	if err := w.usable(); err != nil {
 		return nil, err
@@ -29,7 +29,11 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 			return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
 		}
 	}
+	if raw, ok := w.recent[e.cid]; ok {
+		return append([]byte(nil), raw...), nil
+	}
 	if _, pending := w.pending[e.cid]; pending {
+		// Stored this run, not indexed yet and not kept in memory.
 		if err := w.flush(); err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entravault/entravault/internal/repository/content"
 	"github.com/entravault/entravault/internal/repository/entragen"
 )
 
@@ -425,5 +426,62 @@ func TestCheckpointChain(t *testing.T) {
 	st, _ := r.Stats(ctx)
 	if st.ObjectBlobs != 110 {
 		t.Fatalf("ObjectBlobs = %d, want 110 (100 + 10 changed)", st.ObjectBlobs)
+	}
+}
+
+func TestWriterCurrent(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepository(t)
+	w := newWriter(t, r, "", t0)
+	put(t, w, "user", "a", `{"v":1}`)
+	put(t, w, "user", "b", `{"v":2}`)
+	s1 := commit(t, w)
+
+	w = newWriter(t, r, s1.ID, t0.Add(time.Hour))
+	defer w.Abort()
+	put(t, w, "user", "a", `{"v":10}`)
+	if err := w.Delete(ctx, "user", "b"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, w, "user", "c", `{"v":3}`)
+	w.recent = map[content.ID][]byte{} // force the flush-and-read path for c
+	w.recentBytes = 0
+	cases := []struct {
+		name, id, want string
+		notFound       bool
+	}{
+		{"changed this run", "a", `{"v":10}`, false},
+		{"deleted this run", "b", "", true},
+		{"new this run, pending", "c", `{"v":3}`, false},
+		{"never existed", "d", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := w.Current(ctx, "user", c.id)
+			if c.notFound {
+				if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("err = %v, want ErrNotFound", err)
+				}
+				return
+			}
+			if err != nil || string(got) != c.want {
+				t.Fatalf("Current = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+	// a carried-over object comes from the parent
+	w2 := newWriter(t, r, s1.ID, t0.Add(2*time.Hour))
+	defer w2.Abort()
+	if got, err := w2.Current(ctx, "user", "b"); err != nil || string(got) != `{"v":2}` {
+		t.Fatalf("Current(b) from parent = %q, %v", got, err)
+	}
+	// a full run starts from nothing: parent objects count once Put again
+	w3, err := r.NewWriter(ctx, WriterOptions{Connector: "entra", Scope: "users", Parent: s1.ID, Time: t0.Add(3 * time.Hour), Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w3.Abort()
+	if _, err := w3.Current(ctx, "user", "b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Current in a full run before Put: %v, want ErrNotFound", err)
 	}
 }

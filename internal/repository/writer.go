@@ -59,9 +59,13 @@ type Writer struct {
 
 	pending    map[content.ID]struct{} // stored since the last index write
 	deltaLoads int
-	group      []byte
-	items      []pack.Item
-	pk         *packer
+	// recent keeps raw copies of objects stored since the last flush (up to
+	// maxRecent bytes) so Current can answer without flushing a pack.
+	recent      map[content.ID][]byte
+	recentBytes int
+	group       []byte
+	items       []pack.Item
+	pk          *packer
 
 	ctx    context.Context // lives until Commit/Abort; cancels uploads
 	cancel context.CancelFunc
@@ -84,7 +88,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) (*Writer
 		return nil, err
 	}
 	w := &Writer{r: r, opts: opts, lock: l, changes: map[string]entry{}, state: map[string]string{},
-		pending: map[content.ID]struct{}{}, cpChanges: map[string]entry{}}
+		pending: map[content.ID]struct{}{}, cpChanges: map[string]entry{}, recent: map[content.ID][]byte{}}
 	if opts.Full {
 		w.seen = map[string]struct{}{}
 	}
@@ -185,6 +189,10 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 	// next run takes the fast path; Diff and History see no change.
 	w.changes[key] = entry{key: key, cid: cid, sum: sum, size: uint32(len(raw))}
 	w.cpChanges[key] = w.changes[key]
+	if _, ok := w.pending[cid]; !ok && !w.r.idx.has(cid) && w.recentBytes+len(raw) <= maxRecent {
+		w.recent[cid] = append([]byte(nil), raw...)
+		w.recentBytes += len(raw)
+	}
 	if had && prev.cid != cid {
 		if it, d, ok := w.delta(ctx, prev.cid, cid, raw); ok {
 			return w.storeItem(it, d)
@@ -192,6 +200,9 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 	}
 	return w.store(cid, pack.KindObject, raw)
 }
+
+// maxRecent bounds the memory Current's cache of this run's objects uses.
+const maxRecent = 64 << 20
 
 const (
 	// maxDeltaDepth bounds how many deltas a read may have to apply.
@@ -289,6 +300,8 @@ func (w *Writer) flush() error {
 		return err
 	}
 	clear(w.pending)
+	clear(w.recent)
+	w.recentBytes = 0
 	return nil
 }
 
