@@ -23,7 +23,11 @@ type Graph interface {
 // GraphFactory opens a Graph for a tenant with the deployment's backup
 // application credentials, which never pass through workflow inputs.
 type GraphFactory interface {
+	// ForTenant may return a cached client (and its cached token).
 	ForTenant(ctx context.Context, tenantID string) (Graph, error)
+	// Renew opens a new client with a new token, so permissions granted
+	// since the last token are seen; later ForTenant calls get it too.
+	Renew(ctx context.Context, tenantID string) (Graph, error)
 }
 
 // GraphError is a failed Graph call, as Graph described it.

@@ -98,7 +98,8 @@ func (v *Verifier) VerifyConnector(ctx context.Context, in VerifyInput) (VerifyR
 	if in.TenantID == "" {
 		return rep, nonRetryable(ErrTypeBadInput, "verify: no tenant id from consent", nil)
 	}
-	g, err := v.Graph.ForTenant(ctx, in.TenantID)
+	// A new token: a consent granted minutes ago must show in its roles.
+	g, err := v.Graph.Renew(ctx, in.TenantID)
 	if err != nil {
 		return rep, err
 	}

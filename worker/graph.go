@@ -30,6 +30,17 @@ func (f *GraphFactory) ForTenant(ctx context.Context, tenantID string) (activiti
 	if g, ok := f.clients[tenantID]; ok {
 		return g, nil
 	}
+	return f.open(ctx, tenantID)
+}
+
+// Renew implements activities.GraphFactory.
+func (f *GraphFactory) Renew(ctx context.Context, tenantID string) (activities.Graph, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.open(ctx, tenantID)
+}
+
+func (f *GraphFactory) open(ctx context.Context, tenantID string) (*graphAdapter, error) {
 	cfg := f.Base
 	cfg.TenantID = tenantID
 	c, err := graph.NewClient(ctx, cfg)
