@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/entravault/entravault/internal/auth"
+	"github.com/entravault/entravault/internal/repository"
 )
 
 // Deps are what the API needs, injected by cmd/entravault or tests.
@@ -22,9 +23,11 @@ type Deps struct {
 	// StorageCheck reports whether snapshot storage is reachable.
 	StorageCheck func(ctx context.Context) error
 	Auth         *auth.Authenticator
-	Consent      ConsentConfig
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Repo serves snapshots; nil in a deployment that only manages connectors.
+	Repo    *repository.Repository
+	Consent ConsentConfig
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // MaxBodyBytes bounds request bodies; a connector config is a few KB.
@@ -72,6 +75,7 @@ func New(d Deps) *echo.Echo {
 	authed.GET("/connectors/:id/runs", h.listRuns)
 	authed.POST("/connectors/:id/verify", h.verify)
 	authed.POST("/connectors/:id/consent", h.renewConsent)
+	registerSnapshotRoutes(authed, h)
 	return e
 }
 

@@ -159,6 +159,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 			return err
 		},
 		Auth:    authn,
+		Repo:    s.repo,
 		Consent: consent,
 		Logger:  logger,
 	})
