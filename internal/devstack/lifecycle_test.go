@@ -9,17 +9,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/tenantsim"
 	"github.com/entravault/entravault/internal/tenantsim/model"
+	"github.com/entravault/entravault/workflows"
 )
 
 // lockedBuffer collects the stack's logs for the secret scan.
@@ -294,6 +299,33 @@ func TestConnectorLifecycle(t *testing.T) {
 	}
 
 	h.scanForSecrets(ga.Password)
+	h.recordHistory(c.ID)
+}
+
+// recordHistory saves the connector's history for the workflows package's
+// replay test when ENTRAVAULT_RECORD_HISTORIES names a folder: run it after
+// a deliberate workflow change, and commit the new file beside the old.
+func (h *harness) recordHistory(connectorID string) {
+	dir := os.Getenv("ENTRAVAULT_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	it := h.stack.Client().GetWorkflowHistory(h.ctx, workflows.ConnectorWorkflowID(connectorID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var hist historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := protojson.Marshal(&hist)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "connector-lifecycle.json"), b, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // scanForSecrets reads every workflow history of the namespace and the
