@@ -348,13 +348,19 @@ func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte)
 		}
 		ms = without(ms, src.InlineRelation)
 	}
-	if !r.p.Full && src.Delta {
-		if prev, err := r.previous(ctx, src.ObjType, id); err == nil && prev != nil {
+	if src.Delta && !r.p.Full {
+		// An item carrying nothing but its identity (and perhaps a
+		// relationship slice) changed no property: keep the stored object.
+		if len(without(ms, "id", "@odata.type")) == 0 {
+			return nil
+		}
+		prev, err := r.previous(ctx, src.ObjType, id)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
 			ms = mergeObject(prev, ms)
 		}
-	}
-	if len(ms) <= 1 && src.Delta && !r.p.Full {
-		return nil // only a relationship changed
 	}
 	if err := r.put(ctx, src.ObjType, id, joinObject(ms)); err != nil {
 		return err
@@ -376,10 +382,16 @@ func (r *scopeRun) remove(ctx context.Context, src source, id string) error {
 	if err := r.w.Delete(ctx, src.ObjType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
 		return err
 	}
-	if src.RelationType != "" {
-		if err := r.w.Delete(ctx, src.RelationType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
+	for _, rel := range []string{src.RelationType, src.SubRelationType} {
+		if rel == "" {
+			continue
+		}
+		if err := r.w.Delete(ctx, rel, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
 			return err
 		}
+	}
+	if r.relations != nil {
+		delete(r.relations, id) // a slice read earlier this run must not resurrect it
 	}
 	return nil
 }
@@ -431,8 +443,12 @@ func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id strin
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		// manager@delta is a single object, members@delta an array.
-		items = []json.RawMessage{raw}
+		items = []json.RawMessage{raw} // tolerate a single object
+	}
+	if src.InlineRelation == "manager@delta" {
+		// A user has one manager: manager@delta carries the current one,
+		// or nothing (or an @removed entry) when it was removed.
+		clear(refs)
 	}
 	for _, it := range items {
 		var ref relationRef
@@ -492,19 +508,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// readSubCollection reads a per-object relationship in full.
+// readSubCollection reads a per-object relationship in full. An object
+// without any is stored without a relationship object, as for inline ones.
 func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string) error {
 	refs := map[string]json.RawMessage{}
 	next := fmt.Sprintf(src.SubCollection, id)
 	for next != "" {
 		body, err := r.g.GetRaw(ctx, next)
 		r.p.Requests++
+		if GraphStatus(err) == 404 {
+			// Deleted since the page listing it: the next delta round
+			// reports the removal.
+			break
+		}
 		if err != nil {
 			return err
 		}
 		var page graphPage
 		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("%s %s: malformed page from Graph: %w", src.RelationType, id, err)
+			return fmt.Errorf("%s %s: malformed page from Graph: %w", src.SubRelationType, id, err)
 		}
 		for _, it := range page.Value {
 			var ref relationRef
@@ -515,7 +537,13 @@ func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string)
 		}
 		next = page.NextLink
 	}
-	return r.w.Put(ctx, src.RelationType, id, relationObject(refs))
+	if len(refs) == 0 {
+		if err := r.w.Delete(ctx, src.SubRelationType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	return r.w.Put(ctx, src.SubRelationType, id, relationObject(refs))
 }
 
 // maybeCheckpoint makes progress durable and heartbeats it. Relationship

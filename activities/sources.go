@@ -20,10 +20,13 @@ type source struct {
 	// InlineRelation: a delta property carrying a relationship
 	// ("members@delta", "manager@delta"), stored as RelationType objects.
 	InlineRelation string
-	// SubCollection: a per-object relationship read with its own paging,
-	// e.g. "/directory/administrativeUnits/%s/members".
-	SubCollection string
-	RelationType  string
+	// RelationType stores InlineRelation.
+	RelationType string
+	// SubCollection: a per-object relationship that delta does not track,
+	// read with its own paging, e.g. "/groups/%s/owners?$select=id", and
+	// stored as SubRelationType objects.
+	SubCollection   string
+	SubRelationType string
 	// LogTimeField: an activity log paged by time, never by delta.
 	LogTimeField string
 	// Include limits objects to these ids (groups, administrative units).
@@ -40,18 +43,20 @@ var (
 		"externalUserStateChangeDateTime", "faxNumber", "givenName", "identities", "imAddresses", "isResourceAccount", "jobTitle",
 		"lastPasswordChangeDateTime", "legalAgeGroupClassification", "licenseAssignmentStates", "mail", "mailNickname",
 		"mobilePhone", "officeLocation", "onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesExtensionAttributes",
-		"onPremisesImmutableId", "onPremisesLastSyncDateTime", "onPremisesSamAccountName", "onPremisesSecurityIdentifier",
-		"onPremisesSyncEnabled", "onPremisesUserPrincipalName", "otherMails", "passwordPolicies", "postalCode",
+		"onPremisesImmutableId", "onPremisesLastSyncDateTime", "onPremisesProvisioningErrors", "onPremisesSamAccountName",
+		"onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "onPremisesUserPrincipalName", "otherMails",
+		"passwordPolicies", "passwordProfile", "postalCode",
 		"preferredDataLocation", "preferredLanguage", "provisionedPlans", "proxyAddresses", "securityIdentifier",
 		"showInAddressList", "signInSessionsValidFromDateTime", "state", "streetAddress", "surname", "usageLocation",
 		"userPrincipalName", "userType",
 	}
 	groupSelect = []string{
-		"id", "classification", "createdDateTime", "description", "displayName", "expirationDateTime", "groupTypes",
-		"isAssignableToRole", "mail", "mailEnabled", "mailNickname", "membershipRule", "membershipRuleProcessingState",
-		"onPremisesDomainName", "onPremisesLastSyncDateTime", "onPremisesNetBiosName", "onPremisesSamAccountName",
-		"onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "preferredDataLocation", "preferredLanguage", "proxyAddresses",
-		"renewedDateTime", "securityEnabled", "securityIdentifier", "theme", "visibility",
+		"id", "classification", "createdDateTime", "deletedDateTime", "description", "displayName", "expirationDateTime",
+		"groupTypes", "isAssignableToRole", "mail", "mailEnabled", "mailNickname", "membershipRule",
+		"membershipRuleProcessingState", "onPremisesDomainName", "onPremisesLastSyncDateTime", "onPremisesNetBiosName",
+		"onPremisesProvisioningErrors", "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled",
+		"preferredDataLocation", "preferredLanguage", "proxyAddresses", "renewedDateTime", "resourceBehaviorOptions",
+		"resourceProvisioningOptions", "securityEnabled", "securityIdentifier", "theme", "uniqueName", "visibility",
 	}
 )
 
@@ -70,7 +75,10 @@ func sourcesFor(scope connector.Scope, s connector.Scopes) ([]source, error) {
 		if g == nil {
 			return nil, fmt.Errorf("groups scope not configured")
 		}
-		src := source{Name: "groups", ObjType: "group", Delta: true, Include: g.Include}
+		// Delta does not track owners: they are read per group whenever the
+		// group itself is new or changed, and in full on every full sync.
+		src := source{Name: "groups", ObjType: "group", Delta: true, Include: g.Include,
+			SubCollection: "/groups/%s/owners?$select=id", SubRelationType: "group.owners"}
 		if g.Members {
 			src.URL = "/groups/delta?" + selectParam(groupSelect, "members")
 			src.InlineRelation, src.RelationType = "members@delta", "group.members"
@@ -83,14 +91,16 @@ func sourcesFor(scope connector.Scope, s connector.Scopes) ([]source, error) {
 		if a := s.AdministrativeUnits; a != nil {
 			include = a.Include
 		}
+		// Without $select, delta carries members@delta for administrative
+		// units as for groups, so membership changes arrive incrementally.
 		return []source{{Name: "administrativeUnits", ObjType: "administrativeUnit", URL: "/directory/administrativeUnits/delta", Delta: true,
-			SubCollection: "/directory/administrativeUnits/%s/members?$select=id", RelationType: "administrativeUnit.members", Include: include}}, nil
+			InlineRelation: "members@delta", RelationType: "administrativeUnit.members", Include: include}}, nil
 	case connector.ScopeRoles:
 		return []source{
 			{Name: "roleDefinitions", ObjType: "roleDefinition", URL: "/roleManagement/directory/roleDefinitions"},
 			{Name: "roleAssignments", ObjType: "roleAssignment", URL: "/roleManagement/directory/roleAssignments"},
 			{Name: "directoryRoles", ObjType: "directoryRole", URL: "/directoryRoles",
-				SubCollection: "/directoryRoles/%s/members?$select=id", RelationType: "directoryRole.members"},
+				SubCollection: "/directoryRoles/%s/members?$select=id", SubRelationType: "directoryRole.members"},
 			// Tenant-wide facts travel with the roles scope.
 			{Name: "organization", ObjType: "organization", URL: "/organization"},
 			{Name: "subscribedSkus", ObjType: "subscribedSku", URL: "/subscribedSkus"},

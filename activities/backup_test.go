@@ -1,0 +1,406 @@
+package activities_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/entravault/entravault/activities"
+	"github.com/entravault/entravault/internal/connector"
+	"github.com/entravault/entravault/internal/graph"
+	"github.com/entravault/entravault/internal/repository"
+	"github.com/entravault/entravault/internal/tenantsim"
+	"github.com/entravault/entravault/internal/tenantsim/graphapi"
+	"github.com/entravault/entravault/worker"
+)
+
+// harness is one simulated tenant, one repository and the backup activity
+// wired with the real Graph SDK.
+type harness struct {
+	t    testing.TB
+	sim  *tenantsim.Simulator
+	repo *repository.Repository
+	b    *activities.Backup
+	n    int // runs so far, to give each run a later time
+}
+
+func newHarness(t testing.TB, opts tenantsim.Options) *harness {
+	t.Helper()
+	sim := tenantsim.NewTest(t, opts)
+	cr := sim.Credentials()
+	f := &worker.GraphFactory{Base: graph.Config{ClientID: cr.BackupApp.ClientID, ClientSecret: cr.BackupApp.ClientSecret,
+		AuthorityHost: cr.AuthorityHost, GraphURL: cr.GraphURL, CACertPath: cr.CACertPath}}
+	repo := repository.TestRepository(t)
+	return &harness{t: t, sim: sim, repo: repo, b: &activities.Backup{Graph: f, Repo: repo}}
+}
+
+// allScopes configures every scope, groups with members.
+var allScopes = connector.Scopes{
+	Users: true, Groups: &connector.GroupScope{All: true, Members: true},
+	AdministrativeUnits: &connector.AdminUnitScope{All: true}, Roles: true, Applications: true,
+	Policies: &connector.PolicyScope{ConditionalAccess: true, NamedLocations: true, AuthenticationMethods: true, Authorization: true},
+	SignIns: true, DirectoryAudits: true,
+}
+
+func (h *harness) input(scope connector.Scope) activities.BackupInput {
+	h.n++
+	return activities.BackupInput{ConnectorID: "c1", TenantID: h.sim.Credentials().TenantID, RunID: fmt.Sprint("run", h.n),
+		Scope: scope, Scopes: allScopes, Time: time.Now().Add(time.Duration(h.n) * time.Second)}
+}
+
+// run executes BackupScope in a test activity environment.
+func (h *harness) run(in activities.BackupInput, setup ...func(*testsuite.TestActivityEnvironment)) (activities.BackupResult, error) {
+	h.t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(h.b)
+	for _, f := range setup {
+		f(env)
+	}
+	v, err := env.ExecuteActivity(h.b.BackupScope, in)
+	if err != nil {
+		return activities.BackupResult{}, err
+	}
+	var res activities.BackupResult
+	if err := v.Get(&res); err != nil {
+		h.t.Fatal(err)
+	}
+	return res, nil
+}
+
+func (h *harness) mustRun(in activities.BackupInput) activities.BackupResult {
+	h.t.Helper()
+	res, err := h.run(in)
+	if err != nil {
+		h.t.Fatalf("backup %s: %v", in.Scope, err)
+	}
+	return res
+}
+
+// control calls the simulator's control API.
+func (h *harness) control(method, path string, body any) []byte {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	u := strings.TrimSuffix(h.sim.GraphURL(), "/v1.0") + path
+	req, _ := http.NewRequest(method, u, rd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		h.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return b
+}
+
+func (h *harness) counters() graphapi.Snapshot {
+	h.t.Helper()
+	var c graphapi.Snapshot
+	if err := json.Unmarshal(h.control("GET", "/_sim/counters", nil), &c); err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// groundTruth is the simulator's canonical state dump.
+type groundTruth struct {
+	Organization  json.RawMessage            `json:"organization"`
+	Skus          []json.RawMessage          `json:"subscribedSkus"`
+	Lists         map[string]json.RawMessage `json:"-"`
+	AuthMethods   json.RawMessage            `json:"authenticationMethodsPolicy"`
+	Authorization json.RawMessage            `json:"authorizationPolicy"`
+	Relationships struct {
+		GroupMembers              map[string][]string `json:"groupMembers"`
+		GroupOwners               map[string][]string `json:"groupOwners"`
+		AdministrativeUnitMembers map[string][]string `json:"administrativeUnitMembers"`
+		Managers                  map[string]string   `json:"managers"`
+		DirectoryRoleMembers      map[string][]string `json:"directoryRoleMembers"`
+	} `json:"relationships"`
+}
+
+func (h *harness) groundTruth() groundTruth {
+	h.t.Helper()
+	raw := h.control("GET", "/_sim/state", nil)
+	var gt groundTruth
+	if err := json.Unmarshal(raw, &gt); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &gt.Lists); err != nil {
+		h.t.Fatal(err)
+	}
+	return gt
+}
+
+// objects is objType → id → canonical JSON.
+type objects map[string]map[string]string
+
+// canonical re-encodes JSON with sorted keys and exact numbers, the form
+// the state dump uses, so stored bytes and ground truth compare as strings.
+func canonical(t testing.TB, raw []byte) string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("canonical: %v in %s", err, raw)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return strings.TrimSpace(b.String())
+}
+
+// idsOf renders a relationship as a sorted id list.
+func idsOf(ids ...string) string {
+	ids = slices.Clone(ids)
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+func (o objects) add(t testing.TB, typ string, raw json.RawMessage) {
+	var h struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.ID == "" {
+		h.ID = typ // singletons without an id are stored under their type
+	}
+	if o[typ] == nil {
+		o[typ] = map[string]string{}
+	}
+	o[typ][h.ID] = canonical(t, raw)
+}
+
+func (o objects) addList(t testing.TB, typ string, raw json.RawMessage) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		t.Fatal(err)
+	}
+	if o[typ] == nil {
+		o[typ] = map[string]string{} // an empty list is still expected
+	}
+	for _, it := range list {
+		o.add(t, typ, it)
+	}
+}
+
+func (o objects) addRel(typ string, m map[string][]string) {
+	o[typ] = map[string]string{}
+	for id, ids := range m {
+		o[typ][id] = idsOf(ids...)
+	}
+}
+
+// want is what a backup of scope must hold, from the ground truth.
+func (gt groundTruth) want(t testing.TB, scope connector.Scope) objects {
+	o := objects{}
+	switch scope {
+	case connector.ScopeUsers:
+		o.addList(t, "user", gt.Lists["users"])
+		o["user.manager"] = map[string]string{}
+		for u, m := range gt.Relationships.Managers {
+			o["user.manager"][u] = m
+		}
+	case connector.ScopeGroups:
+		o.addList(t, "group", gt.Lists["groups"])
+		o.addRel("group.members", gt.Relationships.GroupMembers)
+		o.addRel("group.owners", gt.Relationships.GroupOwners)
+	case connector.ScopeAdministrativeUnits:
+		o.addList(t, "administrativeUnit", gt.Lists["administrativeUnits"])
+		o.addRel("administrativeUnit.members", gt.Relationships.AdministrativeUnitMembers)
+	case connector.ScopeRoles:
+		o.addList(t, "roleDefinition", gt.Lists["roleDefinitions"])
+		o.addList(t, "roleAssignment", gt.Lists["roleAssignments"])
+		o.add(t, "organization", gt.Organization)
+		for _, s := range gt.Skus {
+			o.add(t, "subscribedSku", s)
+		}
+		// Directory roles are keyed by role template id in the dump.
+		o.addRel("directoryRole.members@template", gt.Relationships.DirectoryRoleMembers)
+	case connector.ScopeApplications:
+		o.addList(t, "application", gt.Lists["applications"])
+		o.addList(t, "servicePrincipal", gt.Lists["servicePrincipals"])
+	case connector.ScopePolicies:
+		o.addList(t, "conditionalAccessPolicy", gt.Lists["conditionalAccessPolicies"])
+		o.addList(t, "namedLocation", gt.Lists["namedLocations"])
+		o.add(t, "authenticationMethodsPolicy", gt.AuthMethods)
+		o.add(t, "authorizationPolicy", gt.Authorization)
+	case connector.ScopeSignIns:
+		o.addList(t, "signIn", gt.Lists["signIns"])
+	case connector.ScopeDirectoryAudits:
+		o.addList(t, "directoryAudit", gt.Lists["directoryAudits"])
+	}
+	return o
+}
+
+// stored reads a snapshot back in the same shape as want.
+func (h *harness) stored(snap string) objects {
+	h.t.Helper()
+	o := objects{}
+	roleTemplate := map[string]string{}
+	roleMembers := map[string]string{}
+	err := h.repo.Walk(context.Background(), repository.SnapshotID(snap), func(typ, id string, raw []byte) error {
+		if o[typ] == nil {
+			o[typ] = map[string]string{}
+		}
+		switch {
+		case strings.Contains(typ, "."): // relationship object
+			var rel struct {
+				Value []struct {
+					ID string `json:"id"`
+				} `json:"value"`
+			}
+			if err := json.Unmarshal(raw, &rel); err != nil {
+				return err
+			}
+			var ids []string
+			for _, v := range rel.Value {
+				ids = append(ids, v.ID)
+			}
+			if typ == "directoryRole.members" {
+				roleMembers[id] = idsOf(ids...)
+				delete(o, typ)
+				return nil
+			}
+			o[typ][id] = idsOf(ids...)
+		default:
+			if typ == "directoryRole" {
+				var r struct {
+					T string `json:"roleTemplateId"`
+				}
+				_ = json.Unmarshal(raw, &r)
+				roleTemplate[id] = r.T
+				delete(o, typ)
+				return nil
+			}
+			o[typ][id] = canonical(h.t, raw)
+		}
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(roleTemplate) > 0 {
+		o["directoryRole.members@template"] = map[string]string{}
+		for id, tmpl := range roleTemplate {
+			o["directoryRole.members@template"][tmpl] = roleMembers[id]
+		}
+	}
+	return o
+}
+
+// equal reports every difference between want and got, a few per type.
+func equal(t testing.TB, want, got objects) {
+	t.Helper()
+	types := map[string]bool{}
+	for k := range want {
+		types[k] = true
+	}
+	for k := range got {
+		types[k] = true
+	}
+	for typ := range types {
+		w, g := want[typ], got[typ]
+		if w == nil && len(g) > 0 {
+			t.Errorf("%s: %d unexpected objects", typ, len(g))
+			continue
+		}
+		bad := 0
+		for id, wv := range w {
+			gv, ok := g[id]
+			switch {
+			case !ok:
+				bad++
+				if bad <= 3 {
+					t.Errorf("%s %s: missing", typ, id)
+				}
+			case gv != wv:
+				bad++
+				if bad <= 3 {
+					t.Errorf("%s %s differs: %s", typ, id, keyDiff(gv, wv))
+				}
+			}
+		}
+		for id := range g {
+			if _, ok := w[id]; !ok {
+				bad++
+				if bad <= 3 {
+					t.Errorf("%s %s: not in the ground truth", typ, id)
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d objects wrong", typ, bad, len(w))
+		}
+	}
+}
+
+// checkScope compares the snapshot with the ground truth of a scope.
+func (h *harness) checkScope(scope connector.Scope, snap string) {
+	h.t.Helper()
+	equal(h.t, h.groundTruth().want(h.t, scope), h.stored(snap))
+}
+
+var objectScopes = []connector.Scope{connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits,
+	connector.ScopeRoles, connector.ScopeApplications, connector.ScopePolicies}
+
+func TestFullBackupEqualsGroundTruth(t *testing.T) {
+	h := newHarness(t, tenantsim.Options{Seed: 7, Users: 300, Premium: true, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	for _, scope := range objectScopes {
+		t.Run(string(scope), func(t *testing.T) {
+			h.t = t
+			res := h.mustRun(h.input(scope))
+			if res.Incremental || res.SnapshotID == "" || res.Requests == 0 || res.Pages == 0 {
+				t.Errorf("result %+v: want a full run with requests and pages", res)
+			}
+			h.checkScope(scope, res.SnapshotID)
+		})
+	}
+}
+
+// keyDiff names the top-level properties that differ between two objects.
+func keyDiff(got, want string) string {
+	var g, w map[string]json.RawMessage
+	if json.Unmarshal([]byte(got), &g) != nil || json.Unmarshal([]byte(want), &w) != nil {
+		return "got " + got + "\nwant " + want
+	}
+	var out []string
+	for k, wv := range w {
+		gv, ok := g[k]
+		switch {
+		case !ok:
+			out = append(out, "missing "+k)
+		case string(gv) != string(wv):
+			out = append(out, fmt.Sprintf("%s: got %.120s want %.120s", k, gv, wv))
+		}
+	}
+	for k := range g {
+		if _, ok := w[k]; !ok {
+			out = append(out, "extra "+k)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
