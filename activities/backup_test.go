@@ -51,7 +51,7 @@ var allScopes = connector.Scopes{
 	Users: true, Groups: &connector.GroupScope{All: true, Members: true},
 	AdministrativeUnits: &connector.AdminUnitScope{All: true}, Roles: true, Applications: true,
 	Policies: &connector.PolicyScope{ConditionalAccess: true, NamedLocations: true, AuthenticationMethods: true, Authorization: true},
-	SignIns: true, DirectoryAudits: true,
+	SignIns:  true, DirectoryAudits: true,
 }
 
 func (h *harness) input(scope connector.Scope) activities.BackupInput {
