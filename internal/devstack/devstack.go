@@ -150,6 +150,15 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 		return nil, err
 	}
 	authn := &auth.Authenticator{Keys: keys}
+	if cfg.API.OIDCIssuer != "" {
+		oc := auth.OIDCConfig{Issuer: cfg.API.OIDCIssuer, Audience: cfg.API.OIDCAudience}
+		if s.sim != nil {
+			oc.HTTPClient = s.sim.HTTPClient() // the simulator's sign-in may be the issuer
+		}
+		if authn.OIDC, err = auth.NewOIDCVerifier(ctx, oc); err != nil {
+			return nil, fmt.Errorf("OIDC issuer: %w", err)
+		}
+	}
 	handler := api.New(api.Deps{
 		Temporal:  s.client,
 		Namespace: cfg.Temporal.Namespace,

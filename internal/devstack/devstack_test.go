@@ -32,7 +32,7 @@ func parkedWorkflow(ctx workflow.Context, name string) (string, error) {
 	return name + ":" + msg, nil
 }
 
-func testConfig(t *testing.T, dir string) *config.Config {
+func testConfig(t testing.TB, dir string) *config.Config {
 	t.Helper()
 	_, cfg := config.FlagSet(config.RoleDev)
 	cfg.Dev.DataDir = dir
@@ -47,7 +47,7 @@ func testConfig(t *testing.T, dir string) *config.Config {
 	return cfg
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -46,7 +46,7 @@ func (l *lockedBuffer) String() string {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	stack *Stack
 	api   string
 	key   string
