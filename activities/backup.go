@@ -340,8 +340,10 @@ func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", src.ObjType, id, err)
 	}
+	hadRel := false
 	if src.InlineRelation != "" {
-		if rel, ok := find(ms, src.InlineRelation); ok {
+		var rel json.RawMessage
+		if rel, hadRel = find(ms, src.InlineRelation); hadRel {
 			if err := r.applyInlineRelation(ctx, src, id, rel); err != nil {
 				return err
 			}
@@ -360,6 +362,12 @@ func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte)
 		}
 		if prev != nil {
 			ms = mergeObject(prev, ms)
+		} else if src.InlineRelation == "manager@delta" && !hadRel {
+			// A user created since the last round may come without
+			// manager@delta (the simulator does so): ask for it.
+			if err := r.readManager(ctx, src, id); err != nil {
+				return err
+			}
 		}
 	}
 	if err := r.put(ctx, src.ObjType, id, joinObject(ms)); err != nil {
@@ -506,6 +514,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// readManager reads a user's manager into the user.manager relation.
+func (r *scopeRun) readManager(ctx context.Context, src source, id string) error {
+	body, err := r.g.GetRaw(ctx, "/users/"+id+"/manager?$select=id")
+	r.p.Requests++
+	switch {
+	case GraphStatus(err) == 404:
+		return r.applyInlineRelation(ctx, src, id, json.RawMessage(`[]`))
+	case err != nil:
+		return err
+	}
+	var ref relationRef
+	if err := json.Unmarshal(body, &ref); err != nil || ref.ID == "" {
+		return fmt.Errorf("%s %s: malformed manager from Graph", src.RelationType, id)
+	}
+	ref.Removed = nil
+	one, _ := json.Marshal([]relationRef{ref})
+	return r.applyInlineRelation(ctx, src, id, one)
 }
 
 // readSubCollection reads a per-object relationship in full. An object
