@@ -87,11 +87,11 @@ type Admin struct {
 // ScopeState is the schedule of one scope.
 type ScopeState struct {
 	LastRunID    string    `json:"last_run_id,omitempty"`
-	LastStart    time.Time `json:"last_start,omitempty"`
-	LastEnd      time.Time `json:"last_end,omitempty"`
+	LastStart    time.Time `json:"last_start,omitzero"`
+	LastEnd      time.Time `json:"last_end,omitzero"`
 	LastStatus   string    `json:"last_status,omitempty"`
 	LastSnapshot string    `json:"last_snapshot,omitempty"`
-	NextRun      time.Time `json:"next_run,omitempty"`
+	NextRun      time.Time `json:"next_run,omitzero"`
 	Running      string    `json:"running,omitempty"` // run id in flight
 }
 
@@ -102,7 +102,7 @@ type RunRecord struct {
 	Scope      connector.Scope          `json:"scope"`
 	Trigger    string                   `json:"trigger"` // first, schedule, manual
 	Start      time.Time                `json:"start"`
-	End        time.Time                `json:"end,omitempty"`
+	End        time.Time                `json:"end,omitzero"`
 	Status     string                   `json:"status"` // running, succeeded, failed
 	Result     *activities.BackupResult `json:"result,omitempty"`
 	Error      string                   `json:"error,omitempty"`
