@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# bench.sh: every benchmark behind docs/benchmarks.md, one section each.
+# `make bench` runs it. Numbers vary with machine load: compare like with
+# like (benchstat), never assert them in tests.
+#
+# Environment: QUICK=1 skips the long repository-vs-restic comparison.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+section() { printf '\n== %s\n' "$*"; }
+
+section "API authentication (internal/auth)"
+go test -run '^$' -bench . -benchmem ./internal/auth/
+
+section "Simulated Entra sign-in (internal/tenantsim/entra)"
+go test -run '^$' -bench . -benchmem ./internal/tenantsim/entra/
+
+section "Tenant simulator (internal/tenantsim/...)"
+go test -run '^$' -bench . -benchmem -benchtime 3x ./internal/tenantsim/graphapi/ ./internal/tenantsim/model/
+
+section "Graph backup (activities)"
+go test -run '^$' -bench . -benchmem -benchtime 1x ./activities/
+
+section "Connector listing, 1,000 connectors on the embedded server (internal/devstack)"
+go test -run '^$' -bench BenchmarkListConnectors -benchtime 20x ./internal/devstack/
+
+section "Snapshot repository (internal/repository), with restic side by side"
+if [[ "${QUICK:-}" == 1 ]]; then
+	SKIP_RESTIC=1 USERS=20000 DAYS=5 scripts/bench-repo.sh
+else
+	scripts/bench-repo.sh
+fi
