@@ -23,7 +23,14 @@ install() {
 	if [[ -x "$bin" ]]; then
 		return 0
 	fi
-	command -v npm >/dev/null || { echo "azurite.sh: npm is required (apt-get install npm)" >&2; exit 1; }
+	if ! command -v npm >/dev/null; then
+		# A fresh machine may have only Go: bring Node.js from Debian.
+		if command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+			echo "azurite.sh: installing nodejs and npm with apt-get" >&2
+			apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
+		fi
+		command -v npm >/dev/null || { echo "azurite.sh: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
+	fi
 	mkdir -p "$tools"
 	echo "azurite.sh: installing azurite@$version into $tools" >&2
 	npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "azurite@$version" >&2
