@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/labstack/echo/v4"
@@ -61,7 +62,7 @@ func (s *snapshotService) export(c echo.Context, connectorID string) error {
 func writeExport(ctx context.Context, w io.Writer, repo *repository.Repository, info repository.SnapshotInfo, typ string) error {
 	zw, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	tw := tar.NewWriter(zw)
-	mtime := info.Time.UTC().Truncate(1e9)
+	mtime := info.Time.UTC().Truncate(time.Second)
 	var buf bytes.Buffer
 	err := repo.Scan(ctx, info.ID, typ, "", "", func(t, id string, load func() ([]byte, error)) error {
 		raw, err := load()
