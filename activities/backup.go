@@ -39,6 +39,11 @@ type backupProgress struct {
 	Objects    int                    `json:"objects"`
 	Changed    int                    `json:"changed"`
 	Removed    int                    `json:"removed"`
+	// HTTP attempts, throttled responses and waits of earlier attempts of
+	// this activity, added to this attempt's CallStats in the result.
+	HTTPRequests int   `json:"httpRequests,omitempty"`
+	Throttled    int   `json:"throttled,omitempty"`
+	WaitedMs     int64 `json:"waitedMs,omitempty"`
 }
 
 const stateLastFull = "lastFullSync"
@@ -55,15 +60,13 @@ func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult,
 	if err != nil {
 		return BackupResult{}, err
 	}
-	run := &scopeRun{b: b, g: g, in: in, sources: sources}
+	stats := &CallStats{}
+	ctx = WithCallStats(ctx, stats)
+	run := &scopeRun{b: b, g: g, in: in, sources: sources, stats: stats}
 	if activity.HasHeartbeatDetails(ctx) {
 		var p backupProgress
 		if err := activity.GetHeartbeatDetails(ctx, &p); err == nil && p.Checkpoint != nil {
-			w, err := b.Repo.ResumeWriter(ctx, *p.Checkpoint)
-			if err == nil {
-				run.w, run.p = w, p
-				activity.GetLogger(ctx).Info("resuming backup", "source", p.Source, "pages", p.Pages)
-			} else if !errors.Is(err, repository.ErrCheckpointLost) {
+			if err := run.resume(ctx, p); err != nil {
 				return BackupResult{}, err
 			}
 		}
@@ -84,10 +87,13 @@ func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult,
 		// snapshot, recorded on the run.
 		activity.GetLogger(ctx).Warn("delta token expired; full resync", "scope", in.Scope)
 		run.w.Abort()
+		before := run.p
 		if err := run.start(ctx, true); err != nil {
 			return BackupResult{}, err
 		}
 		run.p.Resynced = true
+		run.p.Requests, run.p.Pages = before.Requests, before.Pages
+		run.p.HTTPRequests, run.p.Throttled, run.p.WaitedMs = before.HTTPRequests, before.Throttled, before.WaitedMs
 		res, err = run.readAll(ctx)
 	}
 	if err != nil {
@@ -99,6 +105,7 @@ func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult,
 type scopeRun struct {
 	b       *Backup
 	g       Graph
+	stats   *CallStats // this attempt's HTTP attempts, throttling, waits
 	in      BackupInput
 	sources []source
 	w       *repository.Writer
@@ -111,6 +118,32 @@ type scopeRun struct {
 	// relations accumulates relationship objects touched in this run: a
 	// large group repeats across delta pages with slices of members@delta.
 	relations map[string]map[string]json.RawMessage
+}
+
+// resume continues from a heartbeat: the writer from its checkpoint, the
+// Graph cursor where the checkpoint left it. A checkpoint lost to a prune
+// means starting over.
+func (r *scopeRun) resume(ctx context.Context, p backupProgress) error {
+	w, err := r.b.Repo.ResumeWriter(ctx, *p.Checkpoint)
+	if errors.Is(err, repository.ErrCheckpointLost) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.Checkpoint.Parent != "" {
+		parent, err := r.b.Repo.Snapshot(ctx, p.Checkpoint.Parent)
+		if err != nil {
+			w.Abort()
+			return err
+		}
+		r.parent = &parent
+	}
+	r.w, r.p, r.saved = w, p, p
+	r.relations = map[string]map[string]json.RawMessage{}
+	r.lastCP = time.Now()
+	activity.GetLogger(ctx).Info("resuming backup", "source", p.Source, "pages", p.Pages)
+	return nil
 }
 
 // start opens a writer on top of the latest snapshot of the scope; full
@@ -207,9 +240,11 @@ func (r *scopeRun) readAll(ctx context.Context) (BackupResult, error) {
 		return BackupResult{}, err
 	}
 	r.w = nil
+	r.totals()
 	return BackupResult{
 		SnapshotID: string(info.ID), Counts: info.Counts, Bytes: info.Bytes,
-		Changed: r.p.Changed, Removed: r.p.Removed, Pages: r.p.Pages, Requests: r.p.Requests,
+		Changed: r.p.Changed, Removed: r.p.Removed, Pages: r.p.Pages, Requests: r.p.HTTPRequests,
+		Throttled: r.p.Throttled, WaitedMs: r.p.WaitedMs,
 		Resynced: r.p.Resynced, Incremental: !r.p.Full,
 	}, nil
 }
@@ -257,28 +292,27 @@ type itemHeader struct {
 
 // readPage stores one page and returns the next URL ("" when done).
 func (r *scopeRun) readPage(ctx context.Context, src source, pageURL string) (string, error) {
-	body, err := r.g.GetRaw(ctx, pageURL)
-	r.p.Requests++
+	var page graphPage
+	var single []member
+	err := r.fetch(ctx, pageURL, func(body []byte) (err error) {
+		if src.Singleton {
+			single, err = splitObject(body)
+			return err
+		}
+		page = graphPage{}
+		return json.Unmarshal(body, &page)
+	})
 	if err != nil {
 		return "", err
 	}
 	r.p.Pages++
 	if src.Singleton {
-		ms, err := splitObject(body)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", src.Name, err)
-		}
-		obj := joinObject(without(ms, "@odata.context"))
+		obj := joinObject(without(single, "@odata.context"))
 		id := src.ObjType
-		if v, ok := find(ms, "id"); ok {
+		if v, ok := find(single, "id"); ok {
 			_ = json.Unmarshal(v, &id)
 		}
 		return "", r.put(ctx, src.ObjType, id, obj)
-	}
-	var page graphPage
-	if err := json.Unmarshal(body, &page); err != nil {
-		// A truncated or garbled body: retry the same page.
-		return "", fmt.Errorf("%s: malformed page from Graph: %w", src.Name, err)
 	}
 	var newest string
 	for _, raw := range page.Value {
@@ -516,19 +550,86 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// errMalformed is a response body that does not parse: a truncated or
+// garbled transfer, retried like a network error.
+var errMalformed = errors.New("malformed response from Graph")
+
+// Retries of one request inside the activity, beyond the SDK's own retry
+// of 429/503/504: for bodies that do not parse, dropped connections and
+// throttling that outlasted the SDK's retries.
+const (
+	fetchAttempts = 6
+	fetchBackoff  = 250 * time.Millisecond
+	fetchMaxWait  = 60 * time.Second
+)
+
+// fetch GETs url and hands the body to parse, retrying transient failures.
+// A throttled request is retried no sooner than its Retry-After, so the
+// run never retries early.
+func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) error) error {
+	wait := fetchBackoff
+	for attempt := 1; ; attempt++ {
+		body, err := r.g.GetRaw(ctx, url)
+		r.p.Requests++
+		if err == nil {
+			if perr := parse(body); perr != nil {
+				err = fmt.Errorf("%w: %v", errMalformed, perr)
+			}
+		}
+		if err == nil || attempt == fetchAttempts || !transient(ctx, err) {
+			return err
+		}
+		d := wait
+		var ge *GraphError
+		if errors.As(err, &ge) && ge.RetryAfter > d {
+			d = ge.RetryAfter
+		}
+		activity.GetLogger(ctx).Warn("retrying Graph request", "attempt", attempt, "wait", d, "error", err)
+		r.stats.Add(0, 0, d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, fetchMaxWait)
+	}
+}
+
+// transient tells failures that a later attempt may not see.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var ge *GraphError
+	var te *TokenError
+	switch {
+	case errors.Is(err, errMalformed):
+		return true
+	case errors.As(err, &ge):
+		return ge.Status == 429 || ge.Status >= 500
+	case errors.As(err, &te):
+		return false
+	}
+	return true // transport errors: reset connections, timeouts
+}
+
 // readManager reads a user's manager into the user.manager relation.
 func (r *scopeRun) readManager(ctx context.Context, src source, id string) error {
-	body, err := r.g.GetRaw(ctx, "/users/"+id+"/manager?$select=id")
-	r.p.Requests++
+	var ref relationRef
+	err := r.fetch(ctx, "/users/"+id+"/manager?$select=id", func(body []byte) error {
+		ref = relationRef{}
+		if err := json.Unmarshal(body, &ref); err != nil || ref.ID == "" {
+			return errMalformed
+		}
+		return nil
+	})
 	switch {
 	case GraphStatus(err) == 404:
 		return r.applyInlineRelation(ctx, src, id, json.RawMessage(`[]`))
 	case err != nil:
 		return err
-	}
-	var ref relationRef
-	if err := json.Unmarshal(body, &ref); err != nil || ref.ID == "" {
-		return fmt.Errorf("%s %s: malformed manager from Graph", src.RelationType, id)
 	}
 	ref.Removed = nil
 	one, _ := json.Marshal([]relationRef{ref})
@@ -541,8 +642,11 @@ func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string)
 	refs := map[string]json.RawMessage{}
 	next := fmt.Sprintf(src.SubCollection, id)
 	for next != "" {
-		body, err := r.g.GetRaw(ctx, next)
-		r.p.Requests++
+		var page graphPage
+		err := r.fetch(ctx, next, func(body []byte) error {
+			page = graphPage{}
+			return json.Unmarshal(body, &page)
+		})
 		if GraphStatus(err) == 404 {
 			// Deleted since the page listing it: the next delta round
 			// reports the removal.
@@ -550,10 +654,6 @@ func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string)
 		}
 		if err != nil {
 			return err
-		}
-		var page graphPage
-		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("%s %s: malformed page from Graph: %w", src.SubRelationType, id, err)
 		}
 		for _, it := range page.Value {
 			var ref relationRef
@@ -594,6 +694,19 @@ func (r *scopeRun) maybeCheckpoint(ctx context.Context, force bool) error {
 	r.p.Checkpoint = &cp
 	r.lastCP = time.Now()
 	r.saved = r.p
+	r.saved.HTTPRequests, r.saved.Throttled, r.saved.WaitedMs = r.httpTotals()
 	activity.RecordHeartbeat(ctx, r.saved)
 	return nil
+}
+
+// httpTotals adds this attempt's CallStats to those of earlier attempts.
+func (r *scopeRun) httpTotals() (requests, throttled int, waitedMs int64) {
+	n, th, w := r.stats.Get()
+	return r.p.HTTPRequests + n, r.p.Throttled + th, r.p.WaitedMs + w.Milliseconds()
+}
+
+// totals folds this attempt's CallStats into the progress, once, at the end.
+func (r *scopeRun) totals() {
+	r.p.HTTPRequests, r.p.Throttled, r.p.WaitedMs = r.httpTotals()
+	r.stats = &CallStats{}
 }

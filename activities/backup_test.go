@@ -481,3 +481,31 @@ func TestDeltaTokenExpiryResyncs(t *testing.T) {
 		})
 	}
 }
+
+func TestFaultsAndThrottlingCompleteWithoutEarlyRetries(t *testing.T) {
+	// A tight identity budget makes the simulator throttle for real (it
+	// counts retries that come before its Retry-After), on top of
+	// injected 429/503s, truncated bodies and dropped connections.
+	h := newHarness(t, tenantsim.Options{Seed: 3, Users: 200, Groups: 12,
+		Throttle: tenantsim.ThrottleConfig{Window: 2 * time.Second, IdentityRU: 15}})
+	h.control("PUT", "/_sim/faults", tenantsim.Faults{Rate429: 0.15, Rate503: 0.15, TruncateRate: 0.1, ResetRate: 0.03, Seed: 42})
+	var throttled int
+	for _, scope := range []connector.Scope{connector.ScopeUsers, connector.ScopeGroups} {
+		res := h.mustRun(h.input(scope))
+		h.checkScope(scope, res.SnapshotID)
+		if res.Requests <= res.Pages || res.Throttled == 0 || res.WaitedMs < 1000 {
+			t.Errorf("%s: requests=%d pages=%d throttled=%d waited=%dms: want retries, 429s and waits counted",
+				scope, res.Requests, res.Pages, res.Throttled, res.WaitedMs)
+		}
+		throttled += res.Throttled
+		t.Logf("%s: requests=%d pages=%d throttled=%d waited=%dms", scope, res.Requests, res.Pages, res.Throttled, res.WaitedMs)
+	}
+	c := h.counters()
+	t.Logf("simulator: %+v", c.Total)
+	if c.Total.EarlyRetry != 0 {
+		t.Errorf("%d early retries, want 0", c.Total.EarlyRetry)
+	}
+	if c.Total.Throttled+c.Total.FaultsCount == 0 || throttled == 0 {
+		t.Errorf("simulator counters %+v, run throttled %d: want throttling and faults", c.Total, throttled)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Graph is what activities need from Microsoft Graph for one tenant. The
@@ -36,6 +38,9 @@ type GraphError struct {
 	Code     string // error.code, e.g. Request_ResourceNotFound
 	Message  string
 	Location string // the Location header of a 410 delta reset
+	// RetryAfter is the Retry-After of a 429/503 the SDK gave up on; the
+	// next attempt must not come sooner.
+	RetryAfter time.Duration
 }
 
 func (e *GraphError) Error() string {
@@ -74,3 +79,43 @@ type TokenError struct{ Err error }
 
 func (e *TokenError) Error() string { return "no access token for the tenant: " + e.Err.Error() }
 func (e *TokenError) Unwrap() error { return e.Err }
+
+// CallStats counts what Graph calls cost, including the attempts and waits
+// the SDK's retry middleware hides. Graph implementations add to the
+// CallStats of the call's context (WithCallStats); safe for concurrent use.
+type CallStats struct {
+	mu        sync.Mutex
+	requests  int
+	throttled int
+	waited    time.Duration
+}
+
+// Add records attempts, throttled responses (429, 503, 504) and time spent
+// waiting before retries.
+func (s *CallStats) Add(requests, throttled int, waited time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests += requests
+	s.throttled += throttled
+	s.waited += waited
+}
+
+// Get returns the totals so far.
+func (s *CallStats) Get() (requests, throttled int, waited time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests, s.throttled, s.waited
+}
+
+type callStatsKey struct{}
+
+// WithCallStats returns a context whose Graph calls count into s.
+func WithCallStats(ctx context.Context, s *CallStats) context.Context {
+	return context.WithValue(ctx, callStatsKey{}, s)
+}
+
+// CallStatsFrom returns the CallStats of ctx, or nil.
+func CallStatsFrom(ctx context.Context) *CallStats {
+	s, _ := ctx.Value(callStatsKey{}).(*CallStats)
+	return s
+}

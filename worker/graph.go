@@ -3,7 +3,11 @@ package worker
 import (
 	"context"
 	"errors"
+	"math"
+	"net/http"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -60,8 +64,40 @@ func (f *GraphFactory) open(ctx context.Context, tenantID string) (*graphAdapter
 type graphAdapter struct{ c *graph.Client }
 
 func (g *graphAdapter) GetRaw(ctx context.Context, url string) ([]byte, error) {
+	if st := activities.CallStatsFrom(ctx); st != nil {
+		o := &attempts{}
+		b, err := g.c.GetRaw(graph.WithObserver(ctx, o), url)
+		st.Add(o.n, o.throttled, o.waited)
+		return b, mapError(err)
+	}
 	b, err := g.c.GetRaw(ctx, url)
 	return b, mapError(err)
+}
+
+// attempts observes the HTTP attempts of one call: the SDK retries a
+// throttled attempt after Retry-After, so the gap between a throttled
+// response and the next attempt is time spent waiting. One call's attempts
+// are sequential.
+type attempts struct {
+	n, throttled int
+	waited       time.Duration
+	lastThrottle time.Time
+}
+
+func (a *attempts) Attempt(*http.Request) {
+	a.n++
+	if !a.lastThrottle.IsZero() {
+		a.waited += time.Since(a.lastThrottle)
+		a.lastThrottle = time.Time{}
+	}
+}
+
+func (a *attempts) Response(resp *http.Response) {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		a.throttled++
+		a.lastThrottle = time.Now()
+	}
 }
 
 func (g *graphAdapter) AppRoles(ctx context.Context) ([]string, error) {
@@ -88,6 +124,9 @@ func mapError(err error) error {
 			if loc := oe.ResponseHeaders.Get("Location"); len(loc) > 0 {
 				ge.Location = loc[0]
 			}
+			if ra := oe.ResponseHeaders.Get("Retry-After"); len(ra) > 0 {
+				ge.RetryAfter = retryAfter(ra[0])
+			}
 		}
 		return ge
 	}
@@ -96,4 +135,15 @@ func mapError(err error) error {
 		return &activities.TokenError{Err: err}
 	}
 	return err
+}
+
+// retryAfter parses seconds (fractions rounded up) or an HTTP date.
+func retryAfter(v string) time.Duration {
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
+		return time.Duration(math.Ceil(f)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }
