@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/entravault/entravault/activities"
@@ -507,5 +509,83 @@ func TestFaultsAndThrottlingCompleteWithoutEarlyRetries(t *testing.T) {
 	}
 	if c.Total.Throttled+c.Total.FaultsCount == 0 || throttled == 0 {
 		t.Errorf("simulator counters %+v, run throttled %d: want throttling and faults", c.Total, throttled)
+	}
+}
+
+// logsSince keeps the ground truth's records stamped at or after since.
+func logsSince(t testing.TB, want objects, typ, field string, since time.Time) objects {
+	out := objects{typ: {}}
+	for id, raw := range want[typ] {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, rec[field].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !at.Before(since) {
+			out[typ][id] = raw
+		}
+	}
+	return out
+}
+
+func TestActivityLogsWindowWatermarkAndOverlap(t *testing.T) {
+	tests := []struct {
+		scope      connector.Scope
+		typ, field string
+	}{
+		{connector.ScopeSignIns, "signIn", "createdDateTime"},
+		{connector.ScopeDirectoryAudits, "directoryAudit", "activityDateTime"},
+	}
+	h := newHarness(t, tenantsim.Options{Seed: 9, Users: 100, Premium: true, LogsPerDay: 200,
+		Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	since := time.Now().Add(-72 * time.Hour).Truncate(time.Second)
+	for _, tc := range tests {
+		t.Run(string(tc.scope), func(t *testing.T) {
+			h.t = t
+			in := h.input(tc.scope)
+			in.LogSince = since
+			first := h.mustRun(in)
+			want := logsSince(t, h.groundTruth().want(t, tc.scope), tc.typ, tc.field, since)
+			n := len(want[tc.typ])
+			if n < 400 || n > 800 {
+				t.Fatalf("%d records in 3 days at 200 a day: the window is wrong", n)
+			}
+			equal(t, want, h.stored(first.SnapshotID))
+			if first.Counts[tc.typ] != n {
+				t.Errorf("counts %v, want %d %s", first.Counts, n, tc.typ)
+			}
+
+			// Later runs read from the watermark minus the overlap: the new
+			// records and the last hour again, merged by id.
+			h.sim.AppendLogs(25)
+			in = h.input(tc.scope)
+			in.LogSince = since
+			second := h.mustRun(in)
+			want = logsSince(t, h.groundTruth().want(t, tc.scope), tc.typ, tc.field, since)
+			equal(t, want, h.stored(second.SnapshotID))
+			if got := second.Counts[tc.typ]; got != n+25 {
+				t.Errorf("second run holds %d records, want %d", got, n+25)
+			}
+			if second.Changed < 25 || second.Changed >= n {
+				t.Errorf("second run read %d records, want the 25 new ones plus the overlap, not the whole window", second.Changed)
+			}
+		})
+	}
+}
+
+func TestSignInsWithoutPremiumFailNonRetryable(t *testing.T) {
+	h := newHarness(t, tenantsim.Options{Seed: 4, Users: 50, Premium: false, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	_, err := h.run(h.input(connector.ScopeSignIns))
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != activities.ErrTypeNotLicensed || !ae.NonRetryable() {
+		t.Fatalf("sign-ins without P1/P2: %v, want a non-retryable %s error", err, activities.ErrTypeNotLicensed)
+	}
+	// The other scopes go on.
+	for _, scope := range []connector.Scope{connector.ScopeDirectoryAudits, connector.ScopeUsers} {
+		res := h.mustRun(h.input(scope))
+		h.checkScope(scope, res.SnapshotID)
 	}
 }
