@@ -12,9 +12,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -587,5 +590,110 @@ func TestSignInsWithoutPremiumFailNonRetryable(t *testing.T) {
 	for _, scope := range []connector.Scope{connector.ScopeDirectoryAudits, connector.ScopeUsers} {
 		res := h.mustRun(h.input(scope))
 		h.checkScope(scope, res.SnapshotID)
+	}
+}
+
+// countingGraphs wraps a GraphFactory: it counts GET calls and, once
+// failAfter calls were made, fails every call as a killed worker would.
+type countingGraphs struct {
+	activities.GraphFactory
+	calls     atomic.Int64
+	failAfter int64 // 0 = never
+}
+
+var errKilled = &activities.GraphError{Status: 400, Code: "TestWorkerKilled"}
+
+func (f *countingGraphs) ForTenant(ctx context.Context, tenant string) (activities.Graph, error) {
+	g, err := f.GraphFactory.ForTenant(ctx, tenant)
+	return countingGraph{g, f}, err
+}
+
+type countingGraph struct {
+	activities.Graph
+	f *countingGraphs
+}
+
+func (g countingGraph) GetRaw(ctx context.Context, url string) ([]byte, error) {
+	if n := g.f.calls.Add(1); g.f.failAfter > 0 && n > g.f.failAfter {
+		return nil, errKilled
+	}
+	return g.Graph.GetRaw(ctx, url)
+}
+
+func TestResumeFromHeartbeatAfterInterruption(t *testing.T) {
+	tests := []struct {
+		name   string
+		scope  connector.Scope
+		opts   tenantsim.Options
+		churn  bool  // interrupt an incremental run instead of a full one
+		killAt int64 // Graph calls that succeed before the "crash"
+	}{
+		{"users full", connector.ScopeUsers, tenantsim.Options{Users: 1000}, false, 6},
+		{"groups with members and owners full", connector.ScopeGroups, tenantsim.Options{Users: 1000, Groups: 250}, false, 120},
+		{"users incremental", connector.ScopeUsers, tenantsim.Options{Users: 3000}, true, 60},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Seed, tc.opts.Throttle = 21, tenantsim.ThrottleConfig{Disabled: true}
+			h := newHarness(t, tc.opts)
+			sdk := h.b.Graph
+			// A twin repository runs the same backups uninterrupted, to
+			// count what a whole run costs.
+			twin := &harness{t: t, sim: h.sim, repo: repository.TestRepository(t)}
+			baseline := &countingGraphs{GraphFactory: sdk}
+			twin.b = &activities.Backup{Graph: baseline, Repo: twin.repo}
+			h.b.CheckpointEvery = time.Nanosecond // checkpoint after every page
+			if tc.churn {
+				h.mustRun(h.input(tc.scope))
+				twin.mustRun(twin.input(tc.scope))
+				h.sim.Churn(20)
+			}
+			baseline.calls.Store(0)
+			twin.mustRun(twin.input(tc.scope))
+			whole := baseline.calls.Load()
+
+			killer := &countingGraphs{GraphFactory: sdk, failAfter: tc.killAt}
+			h.b.Graph = killer
+			var last converter.EncodedValues
+			_, err := h.run(h.input(tc.scope), func(env *testsuite.TestActivityEnvironment) {
+				env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) { last = d })
+			})
+			if err == nil || last == nil {
+				t.Fatalf("interrupted run: err=%v, heartbeat recorded=%v; want a failure after a heartbeat", err, last != nil)
+			}
+			var details json.RawMessage
+			if err := last.Get(&details); err != nil {
+				t.Fatal(err)
+			}
+			// The heartbeat says how many Graph calls its checkpoint covers.
+			var progress struct {
+				Requests int64 `json:"requests"`
+			}
+			if err := json.Unmarshal(details, &progress); err != nil {
+				t.Fatal(err)
+			}
+			callsAtHeartbeat := progress.Requests
+
+			// The retry resumes from the last heartbeat.
+			resumed := &countingGraphs{GraphFactory: sdk}
+			h.b.Graph = resumed
+			res, err := h.run(h.input(tc.scope), func(env *testsuite.TestActivityEnvironment) {
+				env.SetHeartbeatDetails(details)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.checkScope(tc.scope, res.SnapshotID)
+			if res.Incremental != tc.churn {
+				t.Errorf("incremental = %v, want %v", res.Incremental, tc.churn)
+			}
+			got := resumed.calls.Load()
+			t.Logf("whole run %d calls; interrupted after %d, heartbeat at %d; resumed run %d", whole, tc.killAt, callsAtHeartbeat, got)
+			// Only what came after the last heartbeat is read again.
+			if callsAtHeartbeat == 0 || got > whole-callsAtHeartbeat {
+				t.Errorf("resumed run made %d calls, a whole run %d, the heartbeat held %d: it re-read checkpointed work",
+					got, whole, callsAtHeartbeat)
+			}
+		})
 	}
 }
