@@ -123,6 +123,8 @@ func (h *handlers) createConnector(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("start connector workflow: %w", err)
 	}
+	h.index.put(ConnectorListItem{ID: id, ConnectorSummary: workflows.ConnectorSummary{Name: cfg.Name, Tenant: cfg.Tenant, Kind: cfg.Kind,
+		Status: connector.StatusAwaitingConsent, Access: cfg.Access, CreatedAt: h.Now().UTC()}})
 	return c.JSON(http.StatusCreated, CreateConnectorResponse{ID: id, Status: connector.StatusAwaitingConsent,
 		ConsentURL: h.Consent.signInURL(cfg.Tenant, state, prompt), ExpiresAt: deadline.UTC()})
 }
@@ -273,6 +275,8 @@ func (h *handlers) getConnector(c echo.Context) error {
 type ConnectorListItem struct {
 	ID string `json:"id"`
 	workflows.ConnectorSummary
+	touched time.Time // set when this API changed it (listindex.go)
+	removed bool
 }
 
 func escapeQuery(s string) string {
@@ -283,43 +287,56 @@ func listRequest(ns, query string, size int32, token []byte) *workflowservice.Li
 	return &workflowservice.ListWorkflowExecutionsRequest{Namespace: ns, Query: query, PageSize: size, NextPageToken: token}
 }
 
-// listConnectors lists from Temporal visibility and memos: one query, no
-// call per connector.
+// listConnectors serves the in-memory index of every connector, filtered
+// by what the caller may see.
 func (h *handlers) listConnectors(c echo.Context) error {
 	p := principal(c)
-	status := c.QueryParam("status")
+	status := connector.Status(c.QueryParam("status"))
 	tenant := strings.ToLower(c.QueryParam("tenant"))
-	q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.ConnectorWorkflowName)
-	if status != "" {
-		q += fmt.Sprintf(" AND %s = '%s'", workflows.ConnectorStatusKey.GetName(), escapeQuery(status))
+	all, err := h.index.list(c.Request().Context())
+	if err != nil {
+		return err
 	}
 	items := []ConnectorListItem{}
+	for _, it := range all {
+		if it.removed || !auth.CanSee(p, it.Access) || (status != "" && it.Status != status) {
+			continue
+		}
+		if tenant != "" && tenant != strings.ToLower(it.Tenant) && tenant != strings.ToLower(it.TenantID) {
+			continue
+		}
+		items = append(items, it)
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	return c.JSON(http.StatusOK, map[string]any{"connectors": items})
+}
+
+// loadConnectors reads every running connector from Temporal visibility:
+// one query plus memos, no call per connector.
+func (h *handlers) loadConnectors(ctx context.Context) ([]ConnectorListItem, error) {
+	q := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.ConnectorWorkflowName)
+	var items []ConnectorListItem
 	var token []byte
 	for {
-		resp, err := h.Temporal.ListWorkflow(c.Request().Context(), listRequest(h.Namespace, q, 1000, token))
+		resp, err := h.Temporal.ListWorkflow(ctx, listRequest(h.Namespace, q, 1000, token))
 		if err != nil {
-			return fmt.Errorf("list connectors: %w", err)
+			return nil, fmt.Errorf("list connectors: %w", err)
 		}
 		for _, e := range resp.GetExecutions() {
 			if e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				continue
 			}
 			sum, err := decodeSummary(e.GetMemo())
-			if err != nil || !auth.CanSee(p, sum.Access) {
-				continue
-			}
-			if tenant != "" && tenant != strings.ToLower(sum.Tenant) && tenant != strings.ToLower(sum.TenantID) {
+			if err != nil {
 				continue
 			}
 			items = append(items, ConnectorListItem{ID: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), "connector/"), ConnectorSummary: sum})
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
-			break
+			return items, nil
 		}
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
-	return c.JSON(http.StatusOK, map[string]any{"connectors": items})
 }
 
 // ConnectorPatch is PATCH /connectors/{id}: absent fields stay as they are.
@@ -333,7 +350,7 @@ type ConnectorPatch struct {
 }
 
 func (h *handlers) patchConnector(c echo.Context) error {
-	id, _, err := h.authorize(c, true)
+	id, sum, err := h.authorize(c, true)
 	if err != nil {
 		return err
 	}
@@ -375,6 +392,8 @@ func (h *handlers) patchConnector(c echo.Context) error {
 		return err
 	}
 	st.Config = applied
+	sum.Name, sum.Access = applied.Name, applied.Access
+	h.index.put(ConnectorListItem{ID: id, ConnectorSummary: sum})
 	return c.JSON(http.StatusOK, view(id, st))
 }
 
@@ -449,5 +468,6 @@ func (h *handlers) deleteConnector(c echo.Context) error {
 	if err := h.update(c.Request().Context(), id, workflows.UpdateDelete, workflows.DeleteInput{Purge: purge}, nil); err != nil {
 		return err
 	}
+	h.index.remove(id)
 	return c.JSON(http.StatusAccepted, map[string]any{"id": id, "status": connector.StatusDeleted, "purge": purge})
 }

@@ -48,6 +48,7 @@ func New(d Deps) *echo.Echo {
 	m := newMetrics()
 	e.Use(middleware.Recover(), m.middleware, middleware.BodyLimit("256K"))
 	h := &handlers{Deps: d}
+	h.index = newConnectorIndex(h.loadConnectors, d.Now)
 
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
@@ -81,6 +82,7 @@ func New(d Deps) *echo.Echo {
 
 type handlers struct {
 	Deps
+	index *connectorIndex
 }
 
 // healthz says the process is up; it checks nothing else, so an orchestrator
