@@ -19,12 +19,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"dev":      {cmdDev, "run everything on this machine: Temporal server and UI, worker, API, storage, simulated tenant"},
-	"api":      {cmdAPI, "run the REST API against a Temporal cluster"},
-	"worker":   {cmdWorker, "run the Temporal worker that backs up tenants"},
-	"simulate": {cmdSimulate, "run the simulated tenant (Graph + Entra sign-in) alone"},
-	"repo":     {cmdRepo, "inspect, verify and prune the snapshot repository"},
-	"apikey":   {cmdAPIKey, "create, list and revoke API keys"},
+	"dev":       {cmdDev, "run everything on this machine: Temporal server and UI, worker, API, storage, simulated tenant"},
+	"api":       {cmdAPI, "run the REST API against a Temporal cluster"},
+	"worker":    {cmdWorker, "run the Temporal worker that backs up tenants"},
+	"simulate":  {cmdSimulate, "run the simulated tenant (Graph + Entra sign-in) alone"},
+	"repo":      {cmdRepo, "inspect, verify and prune the snapshot repository"},
+	"apikey":    {cmdAPIKey, "create, list and revoke API keys"},
+	"snapshots": {cmdSnapshots, "browse, compare and export snapshots through the API"},
 }
 
 func main() {
