@@ -58,17 +58,17 @@ func (s *snapshotService) export(c echo.Context, connectorID string) error {
 	return err
 }
 
+// exportBatch objects are read at a time in storage order, then written
+// in type/id order: about 32 MiB of JSON held for a 100k-user tenant.
+const exportBatch = 16384
+
 // writeExport writes the archive to w.
 func writeExport(ctx context.Context, w io.Writer, repo *repository.Repository, info repository.SnapshotInfo, typ string) error {
 	zw, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	tw := tar.NewWriter(zw)
 	mtime := info.Time.UTC().Truncate(time.Second)
 	var buf bytes.Buffer
-	err := repo.Scan(ctx, info.ID, typ, "", "", func(t, id string, load func() ([]byte, error)) error {
-		raw, err := load()
-		if err != nil {
-			return err
-		}
+	err := repo.WalkBatched(ctx, info.ID, typ, exportBatch, func(t, id string, raw []byte) error {
 		buf.Reset()
 		if err := StableJSON(&buf, raw); err != nil {
 			return fmt.Errorf("%s %s: %w", t, id, err)
@@ -77,7 +77,7 @@ func writeExport(ctx context.Context, w io.Writer, repo *repository.Repository, 
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		_, err = tw.Write(buf.Bytes())
+		_, err := tw.Write(buf.Bytes())
 		return err
 	})
 	if err != nil {

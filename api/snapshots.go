@@ -317,6 +317,20 @@ func (s *snapshotService) listObjects(c echo.Context, connectorID string) error 
 	}
 	q := strings.ToLower(strings.TrimSpace(c.QueryParam("q")))
 	out := ObjectList{Objects: []ObjectSummary{}}
+	if q != "" {
+		// A search reads names from every object: do it once per snapshot.
+		x, err := searchIndexes.get(ctx, s.repo, info.ID)
+		if err != nil {
+			return err
+		}
+		var more bool
+		out.Objects, more = x.search(typ, q, cur.Type, cur.ID, limit)
+		if more {
+			last := out.Objects[len(out.Objects)-1]
+			out.NextCursor = cursor{Kind: "objects", Type: last.Type, ID: last.ID}.encode()
+		}
+		return c.JSON(http.StatusOK, out)
+	}
 	var last ObjectSummary
 	err = s.repo.Scan(ctx, info.ID, typ, cur.Type, cur.ID, func(t, id string, load func() ([]byte, error)) error {
 		if len(out.Objects) == limit {
@@ -332,9 +346,6 @@ func (s *snapshotService) listObjects(c echo.Context, connectorID string) error 
 			_ = json.Unmarshal(raw, &o) // names are a convenience; odd JSON still lists
 			o.Type, o.ID = t, id
 		}
-		if q != "" && !o.matches(q) {
-			return nil
-		}
 		out.Objects = append(out.Objects, o)
 		last = o
 		return nil
@@ -343,15 +354,6 @@ func (s *snapshotService) listObjects(c echo.Context, connectorID string) error 
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-func (o ObjectSummary) matches(q string) bool {
-	for _, f := range []string{o.ID, o.DisplayName, o.UserPrincipalName, o.Mail} {
-		if strings.Contains(strings.ToLower(f), q) {
-			return true
-		}
-	}
-	return false
 }
 
 func validObjectID(id string) bool {

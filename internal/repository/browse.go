@@ -145,3 +145,119 @@ func prefixRun(es []entry, objType string) []entry {
 	}
 	return es[:n]
 }
+
+// ScanStored calls fn for every object of a snapshot (of objType when set)
+// in the order its content is stored, not in type/id order: consecutive
+// reads then share a compressed group, which is decompressed once instead
+// of once per object (a 100k-user snapshot: ~800 groups vs 100k reads).
+// Use it to read a whole snapshot when order does not matter. raw is only
+// valid during the call.
+func (r *Repository) ScanStored(ctx context.Context, snap SnapshotID, objType string, fn func(objType, id string, raw []byte) error) error {
+	es, err := r.entriesOf(ctx, snap, objType)
+	if err != nil {
+		return err
+	}
+	return r.readByLocation(ctx, es, fn)
+}
+
+// WalkBatched is Walk (type/id order, objType when set) reading content
+// batch objects at a time sorted by storage location, so each compressed
+// group is decompressed about once per batch. It holds one batch of raw
+// objects in memory. raw is only valid during the call.
+func (r *Repository) WalkBatched(ctx context.Context, snap SnapshotID, objType string, batch int, fn func(objType, id string, raw []byte) error) error {
+	es, err := r.entriesOf(ctx, snap, objType)
+	if err != nil {
+		return err
+	}
+	batch = max(batch, 1)
+	raws := make(map[string][]byte, min(batch, len(es)))
+	for len(es) > 0 {
+		n := min(batch, len(es))
+		part := es[:n]
+		es = es[n:]
+		clear(raws)
+		err := r.readByLocation(ctx, part, func(t, id string, raw []byte) error {
+			// Copy: a slice of a cached group would keep the whole group alive.
+			raws[objKey(t, id)] = append([]byte(nil), raw...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range part {
+			t, id := splitKey(e.key)
+			if err := fn(t, id, raws[e.key]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Repository) entriesOf(ctx context.Context, snap SnapshotID, objType string) ([]entry, error) {
+	m, err := r.loadManifest(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	es, err := r.view(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if objType != "" {
+		es = prefixRun(es[startAt(es, objType, "", ""):], objType)
+	}
+	return es, nil
+}
+
+// readByLocation reads entries sorted by (pack, group, offset); content
+// the index does not know yet sorts last and readContent refreshes for it.
+func (r *Repository) readByLocation(ctx context.Context, es []entry, fn func(objType, id string, raw []byte) error) error {
+	type located struct {
+		e     entry
+		known bool
+		l     loc
+	}
+	ls := make([]located, len(es))
+	for i, e := range es {
+		l, _, ok := r.idx.lookup(e.cid)
+		ls[i] = located{e: e, known: ok, l: l}
+	}
+	slices.SortStableFunc(ls, func(a, b located) int {
+		switch {
+		case a.known != b.known:
+			if a.known {
+				return -1
+			}
+			return 1
+		case a.l.pack != b.l.pack:
+			return cmpU32(a.l.pack, b.l.pack)
+		case a.l.group != b.l.group:
+			return cmpU32(a.l.group, b.l.group)
+		}
+		return cmpU32(a.l.offset, b.l.offset)
+	})
+	for _, x := range ls {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t, id := splitKey(x.e.key)
+		raw, _, err := r.readContent(ctx, x.e.cid)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", t, id, err)
+		}
+		if err := fn(t, id, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/entravault/entravault/internal/repository"
+)
+
+// searchIndex holds the searchable fields of every object of one snapshot.
+// A search without it reads every object; with it a search is a scan of
+// memory. Snapshots are immutable, so an index never goes stale.
+type searchIndex struct {
+	objects []ObjectSummary // in type/id order, like the repository
+	hay     []string        // lower-case id, names and mail per object
+}
+
+func (x *searchIndex) search(objType, q, afterType, afterID string, limit int) (out []ObjectSummary, more bool) {
+	out = []ObjectSummary{}
+	for i, o := range x.objects {
+		// (type, id) string order is the repository's key order: a type
+		// that is a prefix of another sorts first either way.
+		if afterType != "" && (o.Type < afterType || o.Type == afterType && o.ID <= afterID) {
+			continue
+		}
+		if objType != "" && o.Type != objType || !strings.Contains(x.hay[i], q) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true
+		}
+		out = append(out, o)
+	}
+	return out, false
+}
+
+// buildSearchIndex reads every object of a snapshot once, in storage
+// order (much faster than type/id order), then sorts.
+func buildSearchIndex(ctx context.Context, repo *repository.Repository, snap repository.SnapshotID) (*searchIndex, error) {
+	var objs []ObjectSummary
+	err := repo.ScanStored(ctx, snap, "", func(t, id string, raw []byte) error {
+		o := ObjectSummary{Type: t, ID: id}
+		if !isRelation(t) {
+			_ = json.Unmarshal(raw, &o)
+			o.Type, o.ID = t, id
+		}
+		objs = append(objs, o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(objs, func(a, b ObjectSummary) int {
+		if c := strings.Compare(a.Type, b.Type); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	x := &searchIndex{objects: objs, hay: make([]string, len(objs))}
+	for i, o := range objs {
+		x.hay[i] = strings.ToLower(o.ID + "\x00" + o.DisplayName + "\x00" + o.UserPrincipalName + "\x00" + o.Mail)
+	}
+	return x, nil
+}
+
+// indexCache keeps the indexes of the few snapshots searched last; a 100k
+// user snapshot's index is about 20 MB.
+type indexCache struct {
+	mu      sync.Mutex
+	entries []*indexEntry // most recent last
+	max     int
+}
+
+type indexEntry struct {
+	key   string
+	ready chan struct{}
+	x     *searchIndex
+	err   error
+}
+
+var searchIndexes = &indexCache{max: 4}
+
+// get returns the index of a snapshot, building it once however many
+// requests ask at the same time. A failed build is not kept.
+func (c *indexCache) get(ctx context.Context, repo *repository.Repository, snap repository.SnapshotID) (*searchIndex, error) {
+	key := repo.ID() + "/" + string(snap)
+	c.mu.Lock()
+	for i, e := range c.entries {
+		if e.key == key {
+			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
+			c.mu.Unlock()
+			select {
+			case <-e.ready:
+				return e.x, e.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+	}
+	e := &indexEntry{key: key, ready: make(chan struct{})}
+	c.entries = append(c.entries, e)
+	if len(c.entries) > c.max {
+		c.entries = c.entries[1:]
+	}
+	c.mu.Unlock()
+
+	e.x, e.err = buildSearchIndex(ctx, repo, snap)
+	close(e.ready)
+	if e.err != nil {
+		c.mu.Lock()
+		for i, o := range c.entries {
+			if o == e {
+				c.entries = append(c.entries[:i:i], c.entries[i+1:]...)
+				break
+			}
+		}
+		c.mu.Unlock()
+	}
+	return e.x, e.err
+}
