@@ -341,3 +341,39 @@ func asContinueAsNew(err error, target **workflow.ContinueAsNewError) bool {
 func decodeContinueInput(can *workflow.ContinueAsNewError, into *ConnectorInput) error {
 	return converter.GetDefaultDataConverter().FromPayloads(can.Input, into)
 }
+
+// TestPauseAndResumeSignals: operators pause and resume a connector from
+// the Temporal UI with signals; no scheduled backup runs while paused.
+func TestPauseAndResumeSignals(t *testing.T) {
+	e := newEnv(t)
+	e.RegisterDelayedCallback(func() { e.update(UpdateConsent, consent()) }, time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalPause, "maintenance window") }, time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := e.state(); st.Status != connector.StatusPaused {
+			t.Errorf("after pause: %s", st.Status)
+		}
+		if got := e.backups[connector.ScopeUsers]; got != 1 {
+			t.Errorf("backups while paused: %d, want only the first", got)
+		}
+		e.SignalWorkflow(SignalResume, nil)
+	}, 20*time.Hour)
+	e.RegisterDelayedCallback(func() {
+		if st := e.state(); st.Status != connector.StatusActive {
+			t.Errorf("after resume: %s", st.Status)
+		}
+		if got := e.backups[connector.ScopeUsers]; got != 2 {
+			t.Errorf("backups after resume: %d, want the overdue one at once", got)
+		}
+		e.SignalWorkflow(SignalRunNow, RunNowInput{Scope: connector.ScopeRoles})
+	}, 20*time.Hour+time.Minute)
+	e.RegisterDelayedCallback(func() {
+		if got := e.backups[connector.ScopeRoles]; got != 3 {
+			t.Errorf("roles backups after a run-now signal: %d, want 3", got)
+		}
+		e.update(UpdateDelete, DeleteInput{})
+	}, 20*time.Hour+2*time.Minute)
+	e.ExecuteWorkflow(ConnectorWorkflowName, input(e.Now().Add(24*time.Hour)))
+	if err := e.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+}
