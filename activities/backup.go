@@ -283,13 +283,6 @@ type graphPage struct {
 	DeltaLink string            `json:"@odata.deltaLink"`
 }
 
-type itemHeader struct {
-	ID      string `json:"id"`
-	Removed *struct {
-		Reason string `json:"reason"`
-	} `json:"@removed"`
-}
-
 // readPage stores one page and returns the next URL ("" when done).
 func (r *scopeRun) readPage(ctx context.Context, src source, pageURL string) (string, error) {
 	var page graphPage
@@ -299,8 +292,8 @@ func (r *scopeRun) readPage(ctx context.Context, src source, pageURL string) (st
 			single, err = splitObject(body)
 			return err
 		}
-		page = graphPage{}
-		return json.Unmarshal(body, &page)
+		page, err = parsePage(body)
+		return err
 	})
 	if err != nil {
 		return "", err
@@ -316,30 +309,30 @@ func (r *scopeRun) readPage(ctx context.Context, src source, pageURL string) (st
 	}
 	var newest string
 	for _, raw := range page.Value {
-		var h itemHeader
-		if err := json.Unmarshal(raw, &h); err != nil || h.ID == "" {
+		ms, err := splitObject(raw)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w: %v", src.Name, errMalformed, err)
+		}
+		var id string
+		if v, ok := find(ms, "id"); !ok || json.Unmarshal(v, &id) != nil || id == "" {
 			return "", fmt.Errorf("%s: item without id in page", src.Name)
 		}
-		if len(src.Include) > 0 && !slices.Contains(src.Include, h.ID) {
+		if len(src.Include) > 0 && !slices.Contains(src.Include, id) {
 			continue
 		}
-		if h.Removed != nil {
-			if err := r.remove(ctx, src, h.ID); err != nil {
+		if _, removed := find(ms, "@removed"); removed {
+			if err := r.remove(ctx, src, id); err != nil {
 				return "", err
 			}
 			continue
 		}
-		if err := r.store(ctx, src, h.ID, raw); err != nil {
+		if err := r.store(ctx, src, id, raw, ms); err != nil {
 			return "", err
 		}
 		if src.LogTimeField != "" {
-			var t map[string]json.RawMessage
-			if json.Unmarshal(raw, &t) == nil {
-				var ts string
-				_ = json.Unmarshal(t[src.LogTimeField], &ts)
-				if ts > newest {
-					newest = ts
-				}
+			var ts string
+			if v, ok := find(ms, src.LogTimeField); ok && json.Unmarshal(v, &ts) == nil && ts > newest {
+				newest = ts
 			}
 		}
 	}
@@ -369,11 +362,10 @@ func (r *scopeRun) currentState(key string) string {
 
 // store writes an object, merging a delta update onto the previous
 // version, and handles its relationships.
-func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte) error {
-	ms, err := splitObject(raw)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", src.ObjType, id, err)
-	}
+// raw is the item as Graph sent it and ms its members: stored as sent
+// unless a relationship was taken out or an update merged in.
+func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte, ms []member) error {
+	n := len(ms)
 	hadRel := false
 	if src.InlineRelation != "" {
 		var rel json.RawMessage
@@ -396,6 +388,7 @@ func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte)
 		}
 		if prev != nil {
 			ms = mergeObject(prev, ms)
+			n = -1 // no longer what Graph sent
 		} else if src.InlineRelation == "manager@delta" && !hadRel {
 			// A user created since the last round may come without
 			// manager@delta (the simulator does so): ask for it.
@@ -404,7 +397,10 @@ func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte)
 			}
 		}
 	}
-	if err := r.put(ctx, src.ObjType, id, joinObject(ms)); err != nil {
+	if len(ms) != n {
+		raw = joinObject(ms)
+	}
+	if err := r.put(ctx, src.ObjType, id, raw); err != nil {
 		return err
 	}
 	if src.SubCollection != "" {
@@ -643,9 +639,9 @@ func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string)
 	next := fmt.Sprintf(src.SubCollection, id)
 	for next != "" {
 		var page graphPage
-		err := r.fetch(ctx, next, func(body []byte) error {
-			page = graphPage{}
-			return json.Unmarshal(body, &page)
+		err := r.fetch(ctx, next, func(body []byte) (err error) {
+			page, err = parsePage(body)
+			return err
 		})
 		if GraphStatus(err) == 404 {
 			// Deleted since the page listing it: the next delta round
