@@ -66,26 +66,29 @@ func buildSearchIndex(ctx context.Context, repo *repository.Repository, snap rep
 	return x, nil
 }
 
-// indexCache keeps the indexes of the few snapshots searched last; a 100k
-// user snapshot's index is about 20 MB.
-type indexCache struct {
+// snapCache keeps values derived from whole snapshots (search indexes,
+// audit logs) for the few snapshots used last. Snapshots are immutable, so
+// an entry never goes stale.
+type snapCache[T any] struct {
 	mu      sync.Mutex
-	entries []*indexEntry // most recent last
+	entries []*cacheEntry[T] // most recent last
 	max     int
+	build   func(ctx context.Context, repo *repository.Repository, snap repository.SnapshotID) (T, error)
 }
 
-type indexEntry struct {
+type cacheEntry[T any] struct {
 	key   string
 	ready chan struct{}
-	x     *searchIndex
+	v     T
 	err   error
 }
 
-var searchIndexes = &indexCache{max: 4}
+// searchIndexes: a 100k-user snapshot's index is about 20 MB.
+var searchIndexes = &snapCache[*searchIndex]{max: 4, build: buildSearchIndex}
 
-// get returns the index of a snapshot, building it once however many
+// get returns the value for a snapshot, building it once however many
 // requests ask at the same time. A failed build is not kept.
-func (c *indexCache) get(ctx context.Context, repo *repository.Repository, snap repository.SnapshotID) (*searchIndex, error) {
+func (c *snapCache[T]) get(ctx context.Context, repo *repository.Repository, snap repository.SnapshotID) (T, error) {
 	key := repo.ID() + "/" + string(snap)
 	c.mu.Lock()
 	for i, e := range c.entries {
@@ -94,20 +97,21 @@ func (c *indexCache) get(ctx context.Context, repo *repository.Repository, snap 
 			c.mu.Unlock()
 			select {
 			case <-e.ready:
-				return e.x, e.err
+				return e.v, e.err
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				var zero T
+				return zero, ctx.Err()
 			}
 		}
 	}
-	e := &indexEntry{key: key, ready: make(chan struct{})}
+	e := &cacheEntry[T]{key: key, ready: make(chan struct{})}
 	c.entries = append(c.entries, e)
 	if len(c.entries) > c.max {
 		c.entries = c.entries[1:]
 	}
 	c.mu.Unlock()
 
-	e.x, e.err = buildSearchIndex(ctx, repo, snap)
+	e.v, e.err = c.build(ctx, repo, snap)
 	close(e.ready)
 	if e.err != nil {
 		c.mu.Lock()
@@ -119,5 +123,5 @@ func (c *indexCache) get(ctx context.Context, repo *repository.Repository, snap 
 		}
 		c.mu.Unlock()
 	}
-	return e.x, e.err
+	return e.v, e.err
 }

@@ -49,8 +49,8 @@ func init() {
 		id, path("oid"), query("at"), query("type"))}
 	paths["/api/v1/connectors/{id}/objects/{oid}/history"] = map[string]any{"get": withParams(op("An object's versions, oldest first, with the properties and members changed in each", true),
 		id, path("oid"), query("type"))}
-	paths["/api/v1/connectors/{id}/diff"] = map[string]any{"get": withParams(op("Objects added, removed and changed between two snapshots of one scope, with property and membership changes; paged by cursor", true),
-		id, query("from"), query("to"), query("type"), query("limit"), query("cursor"))}
+	paths["/api/v1/connectors/{id}/diff"] = map[string]any{"get": withParams(op("Objects added, removed and changed between two snapshots of one scope, with property and membership changes and the directory audits that target them (from this connector or the activity-log connector named by audits); paged by cursor", true),
+		id, query("from"), query("to"), query("type"), query("audits"), query("limit"), query("cursor"))}
 }
 
 // snapshotRoute applies the connector access rule, then hands the
@@ -58,14 +58,14 @@ func init() {
 // connector the caller may not read.
 func (h *handlers) snapshotRoute(fn func(*snapshotService, echo.Context, string) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, _, err := h.authorize(c, false)
+		id, sum, err := h.authorize(c, false)
 		if err != nil {
 			return err
 		}
 		if h.Repo == nil {
 			return apiError(http.StatusServiceUnavailable, "unavailable", "snapshot storage is not configured", nil)
 		}
-		return fn(&snapshotService{repo: h.Repo, log: h.Logger}, c, id)
+		return fn(&snapshotService{repo: h.Repo, log: h.Logger, canReadOther: h.canReadOther(c, sum)}, c, id)
 	}
 }
 
@@ -74,6 +74,9 @@ func (h *handlers) snapshotRoute(fn func(*snapshotService, echo.Context, string)
 type snapshotService struct {
 	repo *repository.Repository
 	log  *slog.Logger
+	// canReadOther applies the access rule to another connector named in
+	// the request (?audits=); nil allows none.
+	canReadOther func(ctx context.Context, connectorID string) error
 }
 
 // Paging limits.
@@ -556,6 +559,9 @@ type ChangeView struct {
 	Kind       string            `json:"kind"`
 	Properties []jsondiff.Change `json:"properties,omitempty"`
 	Members    *MemberChanges    `json:"members,omitempty"`
+	// Audits are the directory audit records targeting the object between
+	// the two snapshots, when the connector (or ?audits=) has them.
+	Audits []AuditRef `json:"audits,omitempty"`
 }
 
 // Diff answers GET .../diff.
@@ -599,6 +605,14 @@ func (s *snapshotService) diff(c echo.Context, connectorID string) error {
 	if err != nil {
 		return err
 	}
+	audits, err := s.auditsFor(ctx, connectorID, c.QueryParam("audits"))
+	if err != nil {
+		return err
+	}
+	lo, hi := from.Time, to.Time
+	if hi.Before(lo) {
+		lo, hi = hi, lo
+	}
 	out := Diff{From: string(from.ID), To: string(to.ID), Scope: from.Scope, Changes: []ChangeView{}}
 	err = s.repo.DiffAfter(ctx, from.ID, to.ID, typ, cur.Type, cur.ID, func(ch repository.Change) error {
 		if len(out.Changes) == limit {
@@ -607,6 +621,9 @@ func (s *snapshotService) diff(c echo.Context, connectorID string) error {
 			return errPageFull
 		}
 		cv := ChangeView{Type: ch.Type, ID: ch.ID, Kind: string(ch.Kind), Properties: ch.Properties}
+		if audits != nil {
+			cv.Audits = audits.in(ch.ID, lo, hi)
+		}
 		if isRelation(ch.Type) {
 			var old, cur []byte
 			var err error

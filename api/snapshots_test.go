@@ -455,3 +455,58 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 	}
 	return bytes.Equal(x.Bytes(), y.Bytes())
 }
+
+func audit(id string, at time.Time, target, prop string) stored {
+	return stored{"directoryAudit", id, `{"id":"` + id + `","activityDisplayName":"Update user","activityDateTime":"` + at.Format(time.RFC3339) +
+		`","result":"success","initiatedBy":{"user":{"id":"x","userPrincipalName":"admin@contoso.com"},"app":null},` +
+		`"targetResources":[{"id":"` + target + `","type":"User","modifiedProperties":[{"displayName":"` + prop + `","oldValue":"a","newValue":"b"}]}]}`}
+}
+
+func TestDiffAudits(t *testing.T) {
+	f := newFixture(t)
+	logs := "c-00000000000000cc"
+	records := []stored{
+		audit("a1", t0.Add(30*time.Minute), "u2", "DisplayName"),
+		audit("a2", t0.Add(-time.Hour), "u2", "JobTitle"),        // before the window
+		audit("a3", t0.Add(time.Hour), "u5", "AccountEnabled"),   // at its end: inside
+		audit("a4", t0.Add(10*time.Minute), "g1", "Description"), // not in the diff
+	}
+	commit(t, f.svc.repo, conn, "directory_audits", "", t0.Add(2*time.Hour), records...)
+	commit(t, f.svc.repo, logs, "directory_audits", "", t0.Add(2*time.Hour), records[0])
+	commit(t, f.svc.repo, foreign, "directory_audits", "", t0.Add(2*time.Hour), records[0])
+	f.svc.canReadOther = func(_ context.Context, id string) error {
+		if id == logs {
+			return nil
+		}
+		return apiError(http.StatusNotFound, "not_found", "audit connector not found", nil)
+	}
+	q := "/?from=" + string(f.s1.ID) + "&to=" + string(f.s2.ID)
+	auditsOf := func(d Diff) map[string][]string {
+		out := map[string][]string{}
+		for _, c := range d.Changes {
+			for _, a := range c.Audits {
+				out[c.Type+"/"+c.ID] = append(out[c.Type+"/"+c.ID], a.ID)
+			}
+		}
+		return out
+	}
+	d := get[Diff](t, f, (*snapshotService).diff, q)
+	got := auditsOf(d)
+	if !slices.Equal(got["user/u2"], []string{"a1"}) || !slices.Equal(got["user.manager/u2"], []string{"a1"}) || !slices.Equal(got["user/u5"], []string{"a3"}) || len(got["user/u3"]) != 0 {
+		t.Errorf("audits: %v", got)
+	}
+	if a := d.Changes[0].Audits[0]; a.InitiatedBy != "admin@contoso.com" || !slices.Equal(a.Properties, []string{"DisplayName"}) || a.Activity != "Update user" {
+		t.Errorf("audit ref: %+v", a)
+	}
+
+	// From a visible activity-log connector: only its records.
+	got = auditsOf(get[Diff](t, f, (*snapshotService).diff, q+"&audits="+logs))
+	if len(got) != 2 || !slices.Equal(got["user/u2"], []string{"a1"}) {
+		t.Errorf("audits from %s: %v", logs, got)
+	}
+	_, err := call(t, f, (*snapshotService).diff, q+"&audits="+foreign)
+	wantAPIError(t, err, http.StatusNotFound, "not_found")
+	f.svc.canReadOther = func(context.Context, string) error { return nil }
+	_, err = call(t, f, (*snapshotService).diff, q+"&audits=c-00000000000000dd")
+	wantAPIError(t, err, http.StatusBadRequest, "no_audits")
+}
