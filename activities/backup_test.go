@@ -45,8 +45,9 @@ func newHarness(t testing.TB, opts tenantsim.Options) *harness {
 	t.Helper()
 	sim := tenantsim.NewTest(t, opts)
 	cr := sim.Credentials()
+	// Pages of 100 items give small tenants many pages to resume between.
 	f := &worker.GraphFactory{Base: graph.Config{ClientID: cr.BackupApp.ClientID, ClientSecret: cr.BackupApp.ClientSecret,
-		AuthorityHost: cr.AuthorityHost, GraphURL: cr.GraphURL, CACertPath: cr.CACertPath}}
+		AuthorityHost: cr.AuthorityHost, GraphURL: cr.GraphURL, CACertPath: cr.CACertPath}, PageSize: 100}
 	repo := repository.TestRepository(t)
 	return &harness{t: t, sim: sim, repo: repo, b: &activities.Backup{Graph: f, Repo: repo}}
 }

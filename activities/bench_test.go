@@ -11,6 +11,7 @@ import (
 	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/tenantsim"
+	"github.com/entravault/entravault/worker"
 )
 
 // heapPeak samples the Go heap until stop is called and returns the peak.
@@ -43,6 +44,7 @@ func heapPeak() (stop func() uint64) {
 // repository, then an incremental run after 1% churn.
 func BenchmarkBackupUsers(b *testing.B) {
 	h := newHarness(b, tenantsim.Options{Seed: 1, Users: 20_000, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	h.b.Graph.(*worker.GraphFactory).PageSize = 0 // Graph's largest pages, as in production
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
