@@ -156,12 +156,21 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 	cfg["access"] = []string{"view-carol"}
 	c := h.create(cfg)
 	h.signIn(c.ConsentURL, "accept", h.admin("Global Administrator").UPN)
+	// Directory audits come from an activity-log connector of the tenant.
+	logs := h.create(map[string]any{"name": "audits", "tenant": h.creds.TenantDomain, "kind": "activity_logs",
+		"scopes": map[string]any{"directory_audits": true}, "initial_log_span": "3d", "schedule": map[string]any{"interval": "1h"},
+		"retention": map[string]any{"days": 30}, "access": []string{"view-carol"}})
+	h.signIn(logs.ConsentURL, "accept", h.admin("Global Administrator").UPN)
 	h.waitFor(c.ID, "a first users snapshot", func(v connectorView) bool {
 		return v.Status == "active" && v.Scopes["users"].LastStatus == "succeeded"
+	})
+	first := h.waitFor(logs.ID, "a first audits snapshot", func(v connectorView) bool {
+		return v.Status == "active" && v.Scopes["directory_audits"].LastStatus == "succeeded"
 	})
 	before := h.simState()
 
 	h.stack.Simulator().Churn(5)
+	h.stack.Simulator().AppendLogs(300)
 	after := h.simState()
 	want := expectedDiff(before, after)
 	if len(want) == 0 {
@@ -184,6 +193,13 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 		h.getJSON(base+"/snapshots?scope=users", &list)
 	}
 	s2, s1 := list.Snapshots[0], list.Snapshots[1] // newest first
+	if code := h.call("POST", "/api/v1/connectors/"+logs.ID+"/backups", nil, nil); code != http.StatusAccepted {
+		t.Fatalf("run logs now: %d", code)
+	}
+	h.waitFor(logs.ID, "a second audits snapshot", func(v connectorView) bool {
+		st := v.Scopes["directory_audits"]
+		return st.LastStatus == "succeeded" && st.LastSnapshot != first.Scopes["directory_audits"].LastSnapshot
+	})
 	if !s1.Time.Before(s2.Time) || s2.Parent != s1.ID {
 		t.Errorf("order or parent: %+v %+v", s1, s2)
 	}
@@ -195,15 +211,27 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 		t.Errorf("show: counts %v state %d keys; tenant has %d users, %d managers", show.Counts, len(show.State), len(after.Users), len(after.Managers))
 	}
 
-	// Diff, a page of 7 at a time, equals the ground truth.
+	// Diff, a page of 7 at a time, equals the ground truth, with the
+	// audit records of the window that target each changed object.
+	wantAudits := h.auditsBetween(s1.Time, s2.Time)
 	var got []string
 	changed := ""
 	cur := ""
+	audited := 0
 	for {
 		var d api.Diff
-		h.getJSON(base+"/diff?from="+s1.ID+"&to="+s2.ID+"&limit=7&cursor="+cur, &d)
+		h.getJSON(base+"/diff?from="+s1.ID+"&to="+s2.ID+"&limit=7&audits="+logs.ID+"&cursor="+cur, &d)
 		for _, ch := range d.Changes {
 			got = append(got, ch.Type+"/"+ch.ID+" "+ch.Kind)
+			var ids []string
+			for _, a := range ch.Audits {
+				ids = append(ids, a.ID)
+			}
+			sort.Strings(ids)
+			if !slices.Equal(ids, wantAudits[ch.ID]) {
+				t.Errorf("audits of %s/%s: got %v want %v", ch.Type, ch.ID, ids, wantAudits[ch.ID])
+			}
+			audited += len(ids)
 			if ch.Kind == "changed" && ch.Type == "user" {
 				changed = ch.ID
 				if len(ch.Properties) == 0 {
@@ -222,7 +250,7 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("diff:\n got %v\nwant %v", got, want)
 	}
-	t.Logf("churn: %d users before, %d after, %d changes in the diff", len(before.Users), len(after.Users), len(got))
+	t.Logf("churn: %d users before, %d after, %d changes in the diff, %d audit records attached", len(before.Users), len(after.Users), len(got), audited)
 	if changed == "" {
 		t.Error("churn changed no user; the history check did not run")
 	}
@@ -348,6 +376,39 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 			t.Errorf("no token: %s = %d, want 401", p, code)
 		}
 	}
+}
+
+// auditsBetween is, from the simulator's ground truth, the sorted ids of
+// the directory audits in (from, to] by target object id.
+func (h *harness) auditsBetween(from, to time.Time) map[string][]string {
+	h.t.Helper()
+	rec := httptest.NewRecorder()
+	h.stack.Simulator().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/_sim/state", nil))
+	var dump struct {
+		Audits []struct {
+			ID      string    `json:"id"`
+			At      time.Time `json:"activityDateTime"`
+			Targets []struct {
+				ID string `json:"id"`
+			} `json:"targetResources"`
+		} `json:"directoryAudits"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &dump); err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, a := range dump.Audits {
+		if !a.At.After(from) || a.At.After(to) {
+			continue
+		}
+		for _, tr := range a.Targets {
+			out[tr.ID] = append(out[tr.ID], a.ID)
+		}
+	}
+	for _, ids := range out {
+		sort.Strings(ids)
+	}
+	return out
 }
 
 func itoa(n int) string {
