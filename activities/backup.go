@@ -25,6 +25,10 @@ type Backup struct {
 	LogOverlap time.Duration
 	// FullResyncEvery forces a full read now and then to bound drift.
 	FullResyncEvery time.Duration
+	// ReportsInterval spaces activity-log requests to stay inside Graph's
+	// reports budget (5 requests per 10 s per app and tenant) instead of
+	// running into 429s; default 2 s. Negative disables pacing.
+	ReportsInterval time.Duration
 }
 
 // backupProgress is the heartbeat: where to resume after a crash or retry.
@@ -112,6 +116,8 @@ type scopeRun struct {
 	p       backupProgress
 	parent  *repository.SnapshotInfo
 	lastCP  time.Time
+	// lastReport is when the last activity-log request went out (pace).
+	lastReport time.Time
 	// saved is the progress as of the last checkpoint: the only progress
 	// that may be heartbeated, since a resume restarts from it.
 	saved backupProgress
@@ -565,6 +571,9 @@ const (
 func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) error) error {
 	wait := fetchBackoff
 	for attempt := 1; ; attempt++ {
+		if err := r.pace(ctx); err != nil {
+			return err
+		}
 		body, err := r.g.GetRaw(ctx, url)
 		r.p.Requests++
 		if err == nil {
@@ -591,6 +600,30 @@ func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) err
 		}
 		wait = min(2*wait, fetchMaxWait)
 	}
+}
+
+// pace waits, for activity logs, until the reports budget allows the next
+// request. Other sources rely on Graph's 429s and Retry-After: their
+// budgets are large and measured in resource units Graph alone knows.
+func (r *scopeRun) pace(ctx context.Context) error {
+	every := r.b.ReportsInterval
+	if every == 0 {
+		every = 2 * time.Second
+	}
+	if every < 0 || !r.isLog() {
+		return nil
+	}
+	if d := time.Until(r.lastReport.Add(every)); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	r.lastReport = time.Now()
+	return nil
 }
 
 // transient tells failures that a later attempt may not see.

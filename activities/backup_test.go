@@ -698,3 +698,26 @@ func TestResumeFromHeartbeatAfterInterruption(t *testing.T) {
 		})
 	}
 }
+
+func TestActivityLogsPacedInsideTheReportsBudget(t *testing.T) {
+	// 5 requests per 2 s: paced at one per 400 ms, a run of 9 pages never
+	// meets a 429.
+	h := newHarness(t, tenantsim.Options{Seed: 8, Users: 100, Premium: true, LogsPerDay: 300,
+		Throttle: tenantsim.ThrottleConfig{Window: 2 * time.Second, ReportsPerWindow: 5}})
+	h.b.ReportsInterval = 400 * time.Millisecond
+	in := h.input(connector.ScopeSignIns)
+	in.LogSince = time.Now().Add(-31 * 24 * time.Hour)
+	start := time.Now()
+	res := h.mustRun(in)
+	elapsed := time.Since(start)
+	if res.Pages < 8 || res.Throttled != 0 {
+		t.Errorf("pages=%d throttled=%d: want many pages and no 429", res.Pages, res.Throttled)
+	}
+	if c := h.counters(); c.Total.Throttled != 0 || c.Total.EarlyRetry != 0 {
+		t.Errorf("simulator counters %+v: want no throttling", c.Total)
+	}
+	// Budget use: the request rate after the first against 5 per 2 s.
+	rate := float64(res.Requests-1) / elapsed.Seconds()
+	t.Logf("%d requests in %v: %.0f%% of the reports budget", res.Requests, elapsed.Round(time.Millisecond), 100*rate/2.5)
+	h.checkScope(connector.ScopeSignIns, res.SnapshotID)
+}
