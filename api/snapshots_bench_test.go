@@ -195,3 +195,90 @@ func BenchmarkExport100kUsers(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(d.ids)*b.N)/b.Elapsed().Seconds(), "objects/s")
 }
+
+// loadServer serves the snapshot endpoints of the benchmark snapshots over
+// real HTTP, below the access check (which asks Temporal for the
+// connector's memo once per request and is not measured here).
+func loadServer(d *benchData) *echo.Echo {
+	e := echo.New()
+	route := func(m func(*snapshotService, echo.Context, string) error) echo.HandlerFunc {
+		return func(c echo.Context) error { return m(d.svc, c, conn) }
+	}
+	e.GET("/snapshots", route((*snapshotService).listSnapshots))
+	e.GET("/snapshots/:sid", route((*snapshotService).showSnapshot))
+	e.GET("/snapshots/:sid/objects", route((*snapshotService).listObjects))
+	e.GET("/objects/:oid", route((*snapshotService).getObject))
+	e.GET("/objects/:oid/history", route((*snapshotService).history))
+	e.GET("/diff", route((*snapshotService).diff))
+	return e
+}
+
+// BenchmarkBrowseAt100rps sends browsing requests (show, a page of
+// objects, a search, an object, a history, in turn) at a fixed 100 per
+// second for 10 s over HTTP, open loop, and reports latency percentiles.
+// With ENTRAVAULT_LOAD_ADDR=host:port it instead serves there for
+// ENTRAVAULT_LOAD_SECONDS (default 120) so wrk can be pointed at it.
+func BenchmarkBrowseAt100rps(b *testing.B) {
+	d := loadBench(b)
+	e := loadServer(d)
+	if addr := os.Getenv("ENTRAVAULT_LOAD_ADDR"); addr != "" {
+		secs, _ := strconv.Atoi(os.Getenv("ENTRAVAULT_LOAD_SECONDS"))
+		srv := &http.Server{Addr: addr, Handler: e}
+		go func() { _ = srv.ListenAndServe() }()
+		b.Logf("serving on %s: sid=%s user=%s", addr, d.s2.ID, d.ids[0])
+		time.Sleep(time.Duration(max(secs, 120)) * time.Second)
+		_ = srv.Close()
+		return
+	}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	sid := string(d.s2.ID)
+	rng := rand.New(rand.NewPCG(3, 3))
+	paths := []func() string{
+		func() string { return "/snapshots/" + sid },
+		func() string { return "/snapshots/" + sid + "/objects?type=user&limit=100" },
+		func() string { return "/snapshots/" + sid + "/objects?type=user&limit=20&q=lovelace" },
+		func() string { return "/objects/" + d.ids[rng.IntN(len(d.ids))] + "?type=user&at=" + sid },
+		func() string { return "/objects/" + d.ids[rng.IntN(len(d.ids))] + "/history?type=user" },
+	}
+	// Warm the search index: its one-off build is measured separately.
+	if resp, err := http.Get(srv.URL + paths[2]()); err == nil {
+		resp.Body.Close()
+	}
+	for b.Loop() {
+		var (
+			mu  sync.Mutex
+			lat []time.Duration
+			wg  sync.WaitGroup
+		)
+		tick := time.NewTicker(10 * time.Millisecond)
+		for i := range 1000 {
+			<-tick.C
+			u := srv.URL + paths[i%len(paths)]()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				resp, err := http.Get(u)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("%s: %d", u, resp.StatusCode)
+				}
+				mu.Lock()
+				lat = append(lat, time.Since(start))
+				mu.Unlock()
+			}()
+		}
+		tick.Stop()
+		wg.Wait()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+	}
+}
