@@ -721,3 +721,43 @@ func TestActivityLogsPacedInsideTheReportsBudget(t *testing.T) {
 	t.Logf("%d requests in %v: %.0f%% of the reports budget", res.Requests, elapsed.Round(time.Millisecond), 100*rate/2.5)
 	h.checkScope(connector.ScopeSignIns, res.SnapshotID)
 }
+
+func TestIncludeListsLimitGroupsAndAdministrativeUnits(t *testing.T) {
+	h := newHarness(t, tenantsim.Options{Seed: 12, Users: 300, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	gt := h.groundTruth()
+	pick := func(typ string, all objects) []string {
+		var ids []string
+		for id := range all[typ] {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		return ids[:2]
+	}
+	groups := pick("group", gt.want(t, connector.ScopeGroups))
+	aus := pick("administrativeUnit", gt.want(t, connector.ScopeAdministrativeUnits))
+	for _, tc := range []struct {
+		scope   connector.Scope
+		include []string
+	}{
+		{connector.ScopeGroups, groups},
+		{connector.ScopeAdministrativeUnits, aus},
+	} {
+		t.Run(string(tc.scope), func(t *testing.T) {
+			h.t = t
+			in := h.input(tc.scope)
+			in.Scopes.Groups = &connector.GroupScope{Include: groups, Members: true}
+			in.Scopes.AdministrativeUnits = &connector.AdminUnitScope{Include: aus}
+			res := h.mustRun(in)
+			// The ground truth narrowed to the included objects.
+			want := gt.want(t, tc.scope)
+			for _, objs := range want {
+				for id := range objs {
+					if !slices.Contains(tc.include, id) {
+						delete(objs, id)
+					}
+				}
+			}
+			equal(t, want, h.stored(res.SnapshotID))
+		})
+	}
+}
