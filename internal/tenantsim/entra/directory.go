@@ -51,4 +51,25 @@ type App struct {
 	// as oid/sub of app-only tokens. Optional: a stable id derived from the
 	// client id is used when empty.
 	ServicePrincipalID string
+	// API is set when the registration exposes an API of its own; clients
+	// may then ask for tokens with this app as the resource.
+	API *ExposedAPI
+}
+
+// ExposedAPI is what an app registration's "Expose an API" and "App roles"
+// pages define, plus the tenant's app role assignments to it. Tokens for it
+// are v2 access tokens (accessTokenAcceptedVersion 2): aud is the app id,
+// iss the v2 issuer of the discovery document.
+type ExposedAPI struct {
+	// IdentifierURIs name the resource in scopes besides its app id. Only
+	// the default form api://<appId> is resolved.
+	IdentifierURIs []string
+	// Scopes are the delegated permissions, e.g. "access_as_user".
+	Scopes []string
+	// AppRoles are the values of the app roles, e.g. "Entravault.Admin".
+	AppRoles []string
+	// Assignments maps a principal's object id (a user, or a client app's
+	// service principal) to the app role values assigned to it; they
+	// become the token's roles claim.
+	Assignments map[string][]string
 }

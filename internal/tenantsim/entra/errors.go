@@ -81,6 +81,16 @@ func errScopeNotDefault(scope string) *aadError {
 		fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)}
 }
 
+// errTransient is Entra's answer when signing fails (it cannot in practice).
+func errTransient() *aadError {
+	return &aadError{http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again."}
+}
+
+func errInvalidScope(scope string) *aadError {
+	return &aadError{http.StatusBadRequest, "invalid_scope", 70011,
+		fmt.Sprintf("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", scope)}
+}
+
 func errUnknownResource(resource, tenant string) *aadError {
 	return &aadError{http.StatusBadRequest, "invalid_resource", 500011,
 		fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", resource, tenant)}

@@ -286,11 +286,14 @@ func (s *Server) clientCredentials(req *tokenRequest) (*tokenResponse, *aadError
 	if aerr != nil {
 		return nil, aerr
 	}
-	aud, ok := graphAudience(resource)
-	if !ok {
-		return nil, errUnknownResource(resource, req.tid)
+	if aud, ok := graphAudience(resource); ok {
+		return s.appToken(req, aud)
 	}
-	return s.appToken(req, aud)
+	// The v1 endpoint only knows Graph; exposed APIs get v2 tokens.
+	if api, ok := s.apiResource(resource); ok && !req.v1 {
+		return s.apiAppToken(req, api)
+	}
+	return nil, errUnknownResource(resource, req.tid)
 }
 
 // requestedResource reads the one resource of a client credentials request:
@@ -329,10 +332,7 @@ func (s *Server) appToken(req *tokenRequest, aud string) (*tokenResponse, *aadEr
 	roles := slices.Clone(s.dir.GrantedRoles(req.app.ClientID))
 	slices.Sort(roles)
 	roles = slices.Compact(roles)
-	spID := req.app.ServicePrincipalID
-	if spID == "" {
-		spID = stableUUID("sp:" + req.tid + ":" + req.app.ClientID)
-	}
+	spID := servicePrincipalID(req)
 	now := s.now()
 	c := &accessTokenClaims{
 		Aud:        aud,
@@ -356,7 +356,7 @@ func (s *Server) appToken(req *tokenRequest, aud string) (*tokenResponse, *aadEr
 	}
 	tok, err := s.key.sign(c)
 	if err != nil {
-		return nil, &aadError{http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again."}
+		return nil, errTransient()
 	}
 	secs := int(s.lifetime / time.Second)
 	return &tokenResponse{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok}, nil
@@ -394,6 +394,30 @@ func (s *Server) redeemCode(req *tokenRequest) (*tokenResponse, *aadError) {
 	}
 
 	scopes := strings.Fields(ac.scope)
+	api, apiName, aerr := s.codeResource(scopes, req.tid)
+	if aerr != nil {
+		return nil, aerr
+	}
+	var resp *tokenResponse
+	if api != nil {
+		resp, aerr = s.apiUserToken(req, ac, scopes, *api, apiName)
+	} else {
+		resp, aerr = s.graphUserToken(req, ac, scopes)
+	}
+	if aerr != nil {
+		return nil, aerr
+	}
+	if slices.ContainsFunc(scopes, func(sc string) bool { return strings.EqualFold(sc, "openid") }) {
+		if resp.IDToken, aerr = s.idToken(req, ac); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return resp, nil
+}
+
+// graphUserToken is the delegated Graph token of the signed-in account.
+func (s *Server) graphUserToken(req *tokenRequest, ac *authCode, scopes []string) (*tokenResponse, *aadError) {
+	now := s.now()
 	var scp []string
 	for _, sc := range scopes {
 		if oidcScopes[strings.ToLower(sc)] {
@@ -447,7 +471,7 @@ func (s *Server) redeemCode(req *tokenRequest) (*tokenResponse, *aadError) {
 	}
 	access, err := s.key.sign(at)
 	if err != nil {
-		return nil, &aadError{http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again."}
+		return nil, errTransient()
 	}
 	resp := &tokenResponse{
 		TokenType:    "Bearer",
@@ -456,28 +480,33 @@ func (s *Server) redeemCode(req *tokenRequest) (*tokenResponse, *aadError) {
 		ExtExpiresIn: int(s.lifetime / time.Second),
 		AccessToken:  access,
 	}
-	if slices.ContainsFunc(scopes, func(sc string) bool { return strings.EqualFold(sc, "openid") }) {
-		id := &idTokenClaims{
-			Aud:               req.app.ClientID,
-			Iss:               s.idTokenIssuer(req.r),
-			Iat:               jwt.NewNumericDate(now),
-			Nbf:               jwt.NewNumericDate(now),
-			Exp:               jwt.NewNumericDate(now.Add(time.Hour)),
-			Name:              ac.account.DisplayName,
-			Nonce:             ac.nonce,
-			OID:               ac.account.ObjectID,
-			PreferredUsername: ac.account.UserPrincipalName,
-			Sub:               stableUUID("sub:" + ac.account.ObjectID + ":" + req.app.ClientID),
-			TID:               req.tid,
-			UPN:               ac.account.UserPrincipalName,
-			UTI:               randomID(16),
-			Ver:               "2.0",
-		}
-		if resp.IDToken, err = s.key.sign(id); err != nil {
-			return nil, &aadError{http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again."}
-		}
-	}
 	return resp, nil
+}
+
+// idToken is the v2 id_token of the signed-in account for the client.
+func (s *Server) idToken(req *tokenRequest, ac *authCode) (string, *aadError) {
+	now := s.now()
+	id := &idTokenClaims{
+		Aud:               req.app.ClientID,
+		Iss:               s.idTokenIssuer(req.r),
+		Iat:               jwt.NewNumericDate(now),
+		Nbf:               jwt.NewNumericDate(now),
+		Exp:               jwt.NewNumericDate(now.Add(time.Hour)),
+		Name:              ac.account.DisplayName,
+		Nonce:             ac.nonce,
+		OID:               ac.account.ObjectID,
+		PreferredUsername: ac.account.UserPrincipalName,
+		Sub:               stableUUID("sub:" + ac.account.ObjectID + ":" + req.app.ClientID),
+		TID:               req.tid,
+		UPN:               ac.account.UserPrincipalName,
+		UTI:               randomID(16),
+		Ver:               "2.0",
+	}
+	tok, err := s.key.sign(id)
+	if err != nil {
+		return "", errTransient()
+	}
+	return tok, nil
 }
 
 func prefixGraph(scp []string) []string {
