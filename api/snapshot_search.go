@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/entravault/entravault/internal/repository"
 )
@@ -44,8 +46,7 @@ func buildSearchIndex(ctx context.Context, repo *repository.Repository, snap rep
 	err := repo.ScanStored(ctx, snap, "", func(t, id string, raw []byte) error {
 		o := ObjectSummary{Type: t, ID: id}
 		if !isRelation(t) {
-			_ = json.Unmarshal(raw, &o)
-			o.Type, o.ID = t, id
+			o.readNames(raw)
 		}
 		objs = append(objs, o)
 		return nil
@@ -124,4 +125,40 @@ func (c *snapCache[T]) get(ctx context.Context, repo *repository.Repository, sna
 		c.mu.Unlock()
 	}
 	return e.v, e.err
+}
+
+// readNames sets the names found among raw's top-level members. It reads
+// tokens and skips other values, which is several times cheaper than
+// json.Unmarshal on a large object; odd JSON leaves the names empty.
+func (o *ObjectSummary) readNames(raw []byte) {
+	d := jsontext.NewDecoder(bytes.NewReader(raw))
+	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
+		return
+	}
+	for d.PeekKind() == '"' {
+		name, err := d.ReadToken()
+		if err != nil {
+			return
+		}
+		var field *string
+		switch name.String() {
+		case "displayName":
+			field = &o.DisplayName
+		case "userPrincipalName":
+			field = &o.UserPrincipalName
+		case "mail":
+			field = &o.Mail
+		}
+		if field == nil || d.PeekKind() != '"' {
+			if d.SkipValue() != nil {
+				return
+			}
+			continue
+		}
+		v, err := d.ReadToken()
+		if err != nil {
+			return
+		}
+		*field = v.String()
+	}
 }

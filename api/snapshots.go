@@ -346,8 +346,7 @@ func (s *snapshotService) listObjects(c echo.Context, connectorID string) error 
 			if err != nil {
 				return err
 			}
-			_ = json.Unmarshal(raw, &o) // names are a convenience; odd JSON still lists
-			o.Type, o.ID = t, id
+			o.readNames(raw)
 		}
 		out.Objects = append(out.Objects, o)
 		last = o

@@ -510,3 +510,25 @@ func TestDiffAudits(t *testing.T) {
 	_, err = call(t, f, (*snapshotService).diff, q+"&audits=c-00000000000000dd")
 	wantAPIError(t, err, http.StatusBadRequest, "no_audits")
 }
+
+func TestReadNames(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		want      ObjectSummary
+	}{
+		{"all three", `{"id":"1","displayName":"Ada","userPrincipalName":"ada@x","mail":"a@x"}`, ObjectSummary{DisplayName: "Ada", UserPrincipalName: "ada@x", Mail: "a@x"}},
+		{"escaped", `{"displayName":"Ren\u00e9e \"R\""}`, ObjectSummary{DisplayName: `Renée "R"`}},
+		{"nested names ignored", `{"manager":{"displayName":"Boss"},"assignedLicenses":[{"mail":"m"}],"displayName":"Me"}`, ObjectSummary{DisplayName: "Me"}},
+		{"null mail", `{"mail":null,"displayName":"N"}`, ObjectSummary{DisplayName: "N"}},
+		{"not an object", `[1,2]`, ObjectSummary{}},
+		{"broken", `{"displayName":`, ObjectSummary{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o ObjectSummary
+			o.readNames([]byte(tc.raw))
+			if o != tc.want {
+				t.Errorf("got %+v want %+v", o, tc.want)
+			}
+		})
+	}
+}
