@@ -8,8 +8,12 @@ import (
 	"github.com/entravault/entravault/internal/tenantsim/model"
 )
 
-// directory adapts the model tenant to what the sign-in service needs.
-type directory struct{ t *model.Tenant }
+// directory adapts the model tenant, plus Entravault's own app
+// registrations, to what the sign-in service needs.
+type directory struct {
+	t   *model.Tenant
+	own *ownApps
+}
 
 var _ entra.Directory = directory{}
 
@@ -40,6 +44,9 @@ func (d directory) Account(upn string) (entra.Account, bool) {
 }
 
 func (d directory) App(clientID string) (entra.App, bool) {
+	if a, ok := d.own.app(clientID); ok {
+		return a, true
+	}
 	d.t.RLock()
 	defer d.t.RUnlock()
 	c, ok := d.t.AppCreds[strings.ToLower(clientID)]

@@ -57,24 +57,37 @@ type AppCredentials struct {
 }
 
 // AccountCredentials are an interactive account of the tenant. Roles are
-// directory role names; empty for the regular (non-admin) account.
+// directory role names; empty for the regular (non-admin) account. AppRoles
+// are the Entravault API app roles assigned to it (the roles claim of its
+// tokens for the API).
 type AccountCredentials struct {
 	UPN      string   `json:"upn"`
 	Password string   `json:"password"`
 	Roles    []string `json:"roles"`
+	AppRoles []string `json:"appRoles,omitempty"`
 }
 
 // Credentials are the demo credentials of the simulated tenant.
 type Credentials struct {
-	TenantID      string               `json:"tenantId"`
-	TenantDomain  string               `json:"tenantDomain"`
-	GraphURL      string               `json:"graphUrl"`
-	AuthorityHost string               `json:"authorityHost"`
-	CACertPath    string               `json:"caCertPath"`
-	BackupApp     AppCredentials       `json:"backupApp"`
-	NoRolesApp    AppCredentials       `json:"noRolesApp"`
-	Admins        []AccountCredentials `json:"admins"`
-	Seed          int64                `json:"seed"`
+	TenantID      string         `json:"tenantId"`
+	TenantDomain  string         `json:"tenantDomain"`
+	GraphURL      string         `json:"graphUrl"`
+	AuthorityHost string         `json:"authorityHost"`
+	CACertPath    string         `json:"caCertPath"`
+	BackupApp     AppCredentials `json:"backupApp"`
+	NoRolesApp    AppCredentials `json:"noRolesApp"`
+	// APIApp is Entravault's REST API registration (client id only: the
+	// API validates tokens, it asks for none). Its tokens carry aud =
+	// APIApp.ClientID and iss = APIIssuer; ask with scope
+	// api://<clientId>/.default (client credentials) or
+	// api://<clientId>/access_as_user (a user, authorization code).
+	APIApp    AppCredentials `json:"apiApp"`
+	APIIssuer string         `json:"apiIssuer"`
+	// CLIApp signs users in to the API: a public client (PKCE) or
+	// confidential with its secret; any loopback or https redirect URI.
+	CLIApp AppCredentials       `json:"cliApp"`
+	Admins []AccountCredentials `json:"admins"`
+	Seed   int64                `json:"seed"`
 }
 
 // ChurnStats counts what a churn did.

@@ -40,6 +40,7 @@ type Simulator struct {
 	dir     string
 	tempDir bool
 	creds   Credentials
+	own     *ownApps
 	log     *slog.Logger
 
 	mu      sync.Mutex
@@ -87,7 +88,7 @@ func New(opts Options) (*Simulator, error) {
 		return nil, err
 	}
 	s.tls = tlsFiles
-	s.login, err = entra.NewServer(directory{s.tenant}, entra.Options{DataDir: s.dir, Now: opts.Now, Logger: opts.Logger})
+	s.login, err = entra.NewServer(directory{s.tenant, s.own}, entra.Options{DataDir: s.dir, Now: opts.Now, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +147,10 @@ func (s *Simulator) setupCredentials() error {
 		NoRolesApp: AppCredentials{ClientID: noRolesID, ClientSecret: pick(prev.NoRolesApp.ClientSecret)}}
 	t.SetAppCredential(model.BackupApp, model.AppCredential{Secret: s.creds.BackupApp.ClientSecret, CertificateDER: cert.CertDER, ConfiguredRoles: roles}, granted)
 	t.SetAppCredential(model.NoRolesApp, model.AppCredential{Secret: s.creds.NoRolesApp.ClientSecret}, nil)
+	own, appRoleOf := newOwnApps(t, pick(prev.CLIApp.ClientSecret))
+	s.own = own
+	s.creds.APIApp = AppCredentials{ClientID: own.api.ClientID}
+	s.creds.CLIApp = AppCredentials{ClientID: own.cli.ClientID, ClientSecret: own.cli.Secret}
 	for i, u := range []int32{model.AdminUser, model.SecAdminUser, model.RegularUser} {
 		old := ""
 		if i < len(prev.Admins) {
@@ -154,7 +159,8 @@ func (s *Simulator) setupCredentials() error {
 		pw := pick(old)
 		t.SetAccount(u, pw)
 		a := t.Accounts[lowerUPN(t.UPN(u))]
-		s.creds.Admins = append(s.creds.Admins, AccountCredentials{UPN: t.UPN(u), Password: pw, Roles: append([]string{}, a.Roles...)})
+		s.creds.Admins = append(s.creds.Admins, AccountCredentials{UPN: t.UPN(u), Password: pw, Roles: append([]string{}, a.Roles...),
+			AppRoles: []string{appRoleOf[lowerUPN(t.UPN(u))]}})
 	}
 	return nil
 }
@@ -173,6 +179,7 @@ func (s *Simulator) Start() error {
 	}
 	s.creds.GraphURL = "http://" + gl.Addr().String() + "/v1.0"
 	s.creds.AuthorityHost = "https://" + ll.Addr().String() + "/"
+	s.creds.APIIssuer = s.creds.AuthorityHost + s.creds.TenantID + "/v2.0"
 	gs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ls := &http.Server{Handler: s.login.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
