@@ -761,3 +761,31 @@ func TestIncludeListsLimitGroupsAndAdministrativeUnits(t *testing.T) {
 		})
 	}
 }
+
+func TestPeriodicFullResync(t *testing.T) {
+	h := newHarness(t, tenantsim.Options{Seed: 13, Users: 300, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	h.b.FullResyncEvery = time.Hour
+	first := h.input(connector.ScopeUsers)
+	h.mustRun(first)
+	tests := []struct {
+		name        string
+		after       time.Duration
+		incremental bool
+	}{
+		{"within the period", 30 * time.Minute, true},
+		{"period elapsed", 2 * time.Hour, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h.t = t
+			h.sim.Churn(3)
+			in := h.input(connector.ScopeUsers)
+			in.Time = first.Time.Add(tc.after)
+			res := h.mustRun(in)
+			if res.Incremental != tc.incremental || res.Resynced {
+				t.Errorf("incremental=%v resynced=%v, want incremental=%v", res.Incremental, res.Resynced, tc.incremental)
+			}
+			h.checkScope(connector.ScopeUsers, res.SnapshotID)
+		})
+	}
+}
