@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"errors"
+
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -20,8 +22,8 @@ func nonRetryable(errType, msg string, cause error) error {
 // is and retried by the activity's policy (the SDK already retried 429/503
 // honouring Retry-After).
 func classifyGraphError(what string, err error) error {
-	ge, ok := err.(*GraphError)
-	if !ok {
+	var ge *GraphError
+	if !errors.As(err, &ge) {
 		return err
 	}
 	switch {
