@@ -150,11 +150,18 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 		return nil, err
 	}
 	authn := &auth.Authenticator{Keys: keys}
-	if cfg.API.OIDCIssuer != "" {
-		oc := auth.OIDCConfig{Issuer: cfg.API.OIDCIssuer, Audience: cfg.API.OIDCAudience}
-		if s.sim != nil {
-			oc.HTTPClient = s.sim.HTTPClient() // the simulator's sign-in may be the issuer
+	oc := auth.OIDCConfig{Issuer: cfg.API.OIDCIssuer, Audience: cfg.API.OIDCAudience}
+	if s.sim != nil {
+		oc.HTTPClient = s.sim.HTTPClient() // the simulator's sign-in may be the issuer
+		if oc.Issuer == "" {
+			// By default the simulated tenant's accounts sign in to the API
+			// with the app roles tenant.json lists, as Entra ID does in
+			// production.
+			creds := s.sim.Credentials()
+			oc.Issuer, oc.Audience = creds.APIIssuer, creds.APIApp.ClientID
 		}
+	}
+	if oc.Issuer != "" {
 		if authn.OIDC, err = auth.NewOIDCVerifier(ctx, oc); err != nil {
 			return nil, fmt.Errorf("OIDC issuer: %w", err)
 		}
