@@ -11,7 +11,10 @@
 //     /{tenant}/v2.0/adminconsent and /{tenant}/adminconsent
 //
 // Access tokens are RS256 JWTs shaped like Graph app-only tokens; the Graph
-// side of the simulator checks them with [Server.VerifyAccessToken]. Errors
+// side of the simulator checks them with [Server.VerifyAccessToken]. An app
+// registration that exposes an API ([ExposedAPI], e.g. Entravault's REST
+// API) gets v2 access tokens (aud = its app id, iss = the discovery issuer,
+// roles from app role assignments) that an OIDC library verifies. Errors
 // use the AADSTS JSON body and status codes Entra uses, so azidentity/MSAL
 // surface them as they would in production.
 //
