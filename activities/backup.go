@@ -48,6 +48,31 @@ type backupProgress struct {
 	HTTPRequests int   `json:"httpRequests,omitempty"`
 	Throttled    int   `json:"throttled,omitempty"`
 	WaitedMs     int64 `json:"waitedMs,omitempty"`
+	// Live is where the run is now, for operators (GET /runs, the Temporal
+	// UI's pending activity); a resume ignores it and restarts from the
+	// checkpointed fields above.
+	Live *LiveProgress `json:"live,omitempty"`
+}
+
+// LiveProgress is a running backup's counters as of its last heartbeat.
+type LiveProgress struct {
+	Source    string `json:"source"`
+	Pages     int    `json:"pages"`
+	Requests  int    `json:"requests"`
+	Objects   int    `json:"objects"`
+	Changed   int    `json:"changed"`
+	Removed   int    `json:"removed"`
+	Throttled int    `json:"throttled"`
+	WaitedMs  int64  `json:"waitedMs"`
+}
+
+// heartbeat records the checkpointed resume point plus live counters.
+func (r *scopeRun) heartbeat(ctx context.Context) {
+	hb := r.saved
+	_, throttled, waited := r.httpTotals()
+	hb.Live = &LiveProgress{Source: r.sources[min(r.p.Source, len(r.sources)-1)].Name, Pages: r.p.Pages, Requests: r.p.Requests,
+		Objects: r.p.Objects, Changed: r.p.Changed, Removed: r.p.Removed, Throttled: throttled, WaitedMs: waited}
+	activity.RecordHeartbeat(ctx, hb)
 }
 
 const stateLastFull = "lastFullSync"
@@ -710,7 +735,7 @@ func (r *scopeRun) maybeCheckpoint(ctx context.Context, force bool) error {
 		every = 10 * time.Second
 	}
 	if !force && time.Since(r.lastCP) < every {
-		activity.RecordHeartbeat(ctx, r.saved)
+		r.heartbeat(ctx)
 		return nil
 	}
 	if err := r.flushRelations(ctx, r.sources[r.p.Source]); err != nil {
@@ -724,7 +749,7 @@ func (r *scopeRun) maybeCheckpoint(ctx context.Context, force bool) error {
 	r.lastCP = time.Now()
 	r.saved = r.p
 	r.saved.HTTPRequests, r.saved.Throttled, r.saved.WaitedMs = r.httpTotals()
-	activity.RecordHeartbeat(ctx, r.saved)
+	r.heartbeat(ctx)
 	return nil
 }
 

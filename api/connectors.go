@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/entravault/entravault/activities"
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/workflows"
@@ -433,11 +434,17 @@ func (h *handlers) listRuns(c echo.Context) error {
 		return err
 	}
 	scope := connector.Scope(c.QueryParam("scope"))
-	runs := []workflows.RunRecord{}
+	runs := []RunView{}
 	for i := len(st.Runs) - 1; i >= 0; i-- { // newest first
-		if scope == "" || st.Runs[i].Scope == scope {
-			runs = append(runs, st.Runs[i])
+		r := st.Runs[i]
+		if scope != "" && r.Scope != scope {
+			continue
 		}
+		v := RunView{RunRecord: r}
+		if r.Status == "running" {
+			v.Progress = h.runProgress(c.Request().Context(), r.WorkflowID)
+		}
+		runs = append(runs, v)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"runs": runs})
 }
@@ -470,4 +477,39 @@ func (h *handlers) deleteConnector(c echo.Context) error {
 	}
 	h.index.remove(id)
 	return c.JSON(http.StatusAccepted, map[string]any{"id": id, "status": connector.StatusDeleted, "purge": purge})
+}
+
+// RunView is a run with, while it runs, the progress its backup activity
+// last heartbeated (as of its last checkpoint).
+type RunView struct {
+	workflows.RunRecord
+	Progress *RunProgress `json:"progress,omitempty"`
+}
+
+// RunProgress is the backup activity's live counters and its attempt.
+type RunProgress struct {
+	Attempt int32 `json:"attempt"`
+	activities.LiveProgress
+}
+
+// runProgress reads a running backup's pending activity; nil when it has
+// not heartbeated yet or cannot be described.
+func (h *handlers) runProgress(ctx context.Context, workflowID string) *RunProgress {
+	desc, err := h.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return nil
+	}
+	for _, pa := range desc.GetPendingActivities() {
+		if pa.GetHeartbeatDetails() == nil {
+			continue
+		}
+		var hb struct {
+			Live *activities.LiveProgress `json:"live"`
+		}
+		if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &hb); err != nil || hb.Live == nil {
+			continue
+		}
+		return &RunProgress{Attempt: pa.GetAttempt(), LiveProgress: *hb.Live}
+	}
+	return nil
 }

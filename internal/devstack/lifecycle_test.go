@@ -56,6 +56,10 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, ctx context.Context, premium bool) *harness {
+	return newHarnessWith(t, ctx, tenantsim.Options{Seed: 7, Users: 60, Groups: 10, AdministrativeUnits: 3, Applications: 5, Premium: premium, LogsPerDay: 5})
+}
+
+func newHarnessWith(t *testing.T, ctx context.Context, simOpts tenantsim.Options) *harness {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Dev.NoSimulator = false
 	cfg.Dev.GraphAddr, cfg.Dev.LoginAddr = "127.0.0.1:0", "127.0.0.1:0"
@@ -65,7 +69,7 @@ func newHarness(t *testing.T, ctx context.Context, premium bool) *harness {
 	cfg.Dev.UIPort = 0 // no UI needed here
 	logs := &lockedBuffer{}
 	s, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Options{
-		Simulator: &tenantsim.Options{Seed: 7, Users: 60, Groups: 10, AdministrativeUnits: 3, Applications: 5, Premium: premium, LogsPerDay: 5},
+		Simulator: &simOpts,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,57 @@
+package devstack
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/entravault/entravault/internal/tenantsim"
+	"github.com/entravault/entravault/internal/tenantsim/graphapi"
+)
+
+// TestRunProgressWhileRunning: a running backup's live counters (from its
+// activity heartbeat) show in GET /runs, then its result.
+func TestRunProgressWhileRunning(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	// 3,000 users: four delta pages of 999.
+	h := newHarnessWith(t, ctx, tenantsim.Options{Seed: 3, Users: 3000, Groups: 5, AdministrativeUnits: 1, Applications: 2, Premium: true})
+	c := h.create(directoryConnector(h.creds.TenantDomain, "slow"))
+	// Every Graph answer takes 700 ms: the first backup's pages take seconds.
+	h.stack.Simulator().Graph().SetFaults(graphapi.Faults{Latency: 700 * time.Millisecond})
+	if code, page := h.signIn(c.ConsentURL, "accept", h.admin("Global Administrator").UPN); code != http.StatusOK {
+		t.Fatalf("callback %d: %s", code, page)
+	}
+	var runs struct {
+		Runs []struct {
+			Status   string `json:"status"`
+			Progress *struct {
+				Attempt int    `json:"attempt"`
+				Source  string `json:"source"`
+				Pages   int    `json:"pages"`
+				Objects int    `json:"objects"`
+			} `json:"progress"`
+		} `json:"runs"`
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		h.call("GET", "/api/v1/connectors/"+c.ID+"/runs", nil, &runs)
+		if len(runs.Runs) > 0 && runs.Runs[0].Status == "running" && runs.Runs[0].Progress != nil {
+			p := runs.Runs[0].Progress
+			if p.Source != "users" || p.Pages < 1 || p.Objects < 1 || p.Attempt != 1 {
+				t.Errorf("progress %+v", p)
+			}
+			break
+		}
+		if len(runs.Runs) > 0 && runs.Runs[0].Status != "running" {
+			t.Fatalf("the run ended before any progress was seen: %+v", runs.Runs[0])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress seen: %+v", runs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.stack.Simulator().Graph().SetFaults(graphapi.Faults{})
+	h.waitFor(c.ID, "a finished backup", func(v connectorView) bool { return v.Scopes["users"].LastStatus == "succeeded" })
+}
