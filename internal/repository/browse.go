@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,18 +23,17 @@ func (r *Repository) Scan(ctx context.Context, snap SnapshotID, objType, afterTy
 	if err != nil {
 		return err
 	}
-	es, err := r.view(ctx, m)
-	if err != nil {
-		return err
+	from, exclusive := "", false
+	if afterType != "" || afterID != "" {
+		from, exclusive = objKey(afterType, afterID), true
 	}
-	for i := startAt(es, objType, afterType, afterID); i < len(es); i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e := es[i]
+	if objType != "" && objKey(objType, "") > from {
+		from, exclusive = objKey(objType, ""), false
+	}
+	err = r.iterate(ctx, m, from, exclusive, func(e entry) error {
 		t, id := splitKey(e.key)
 		if objType != "" && t != objType {
-			return nil
+			return errStop
 		}
 		load := func() ([]byte, error) {
 			raw, _, err := r.readContent(ctx, e.cid)
@@ -42,11 +42,12 @@ func (r *Repository) Scan(ctx context.Context, snap SnapshotID, objType, afterTy
 			}
 			return raw, nil
 		}
-		if err := fn(t, id, load); err != nil {
-			return err
-		}
+		return fn(t, id, load)
+	})
+	if errors.Is(err, errStop) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // startAt is the index of the first entry after (afterType, afterID) and,
@@ -260,4 +261,96 @@ func cmpU32(a, b uint32) int {
 		return 1
 	}
 	return 0
+}
+
+// errStop ends an iteration early without an error.
+var errStop = errors.New("stop")
+
+// iterate calls fn in key order for the live entries of m whose key is at
+// least from (after it when exclusive), without materialising the object
+// map: base chunks are loaded one at a time from the one holding from, and
+// merged with the snapshot's deltas. A page of a listing then costs a
+// chunk or two, not a copy of every entry. fn returns errStop to end early.
+func (r *Repository) iterate(ctx context.Context, m *manifest, from string, exclusive bool, fn func(entry) error) error {
+	delta, err := r.combinedDeltas(ctx, m)
+	if err != nil {
+		return err
+	}
+	j, _ := slices.BinarySearchFunc(delta, from, cmpEntryKey)
+	emit := func(e entry) error {
+		if e.deleted || e.key < from || exclusive && e.key == from {
+			return nil
+		}
+		return fn(e)
+	}
+	var refs []chunkRef
+	if !m.Base.IsZero() {
+		if refs, err = r.loadRoot(ctx, m.Base); err != nil {
+			return err
+		}
+	}
+	c := max(sortSearch(len(refs), func(i int) bool { return refs[i].first > from })-1, 0)
+	for ; c < len(refs); c++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		es, err := r.loadEntries(ctx, refs[c].id)
+		if err != nil {
+			return err
+		}
+		i, _ := slices.BinarySearchFunc(es, from, cmpEntryKey)
+		for ; i < len(es); i++ {
+			for j < len(delta) && delta[j].key < es[i].key {
+				if err := emit(delta[j]); err != nil {
+					return err
+				}
+				j++
+			}
+			if j < len(delta) && delta[j].key == es[i].key {
+				continue // the delta's entry replaces the base's
+			}
+			if err := emit(es[i]); err != nil {
+				return err
+			}
+		}
+	}
+	for ; j < len(delta); j++ {
+		if err := emit(delta[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// combinedDeltas merges a manifest's delta chain into one sorted list,
+// newer entries (and deletion markers) replacing older ones.
+func (r *Repository) combinedDeltas(ctx context.Context, m *manifest) ([]entry, error) {
+	var out []entry
+	for _, id := range m.Deltas {
+		d, err := r.loadEntries(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = d
+			continue
+		}
+		merged := make([]entry, 0, len(out)+len(d))
+		i, j := 0, 0
+		for i < len(out) || j < len(d) {
+			switch {
+			case j == len(d) || i < len(out) && out[i].key < d[j].key:
+				merged = append(merged, out[i])
+				i++
+			default:
+				if i < len(out) && out[i].key == d[j].key {
+					i++
+				}
+				merged = append(merged, d[j])
+				j++
+			}
+		}
+		out = merged
+	}
+	return out, nil
 }
