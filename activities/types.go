@@ -45,6 +45,9 @@ type BackupInput struct {
 	// ForceFull ignores delta links, e.g. on the periodic full resync.
 	ForceFull bool
 	Time      time.Time
+	// HeartbeatTimeout overrides how soon a lost worker is noticed and the
+	// run retried elsewhere (default 2 minutes).
+	HeartbeatTimeout time.Duration `json:",omitempty"`
 }
 
 // BackupResult summarises a run. Counts are per object type.

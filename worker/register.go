@@ -16,6 +16,8 @@ import (
 type Deps struct {
 	Graph activities.GraphFactory
 	Repo  *repository.Repository
+	// CheckpointEvery bounds the work a killed worker loses (default 10 s).
+	CheckpointEvery time.Duration
 }
 
 // Product registers Entravault's workflows and activities.
@@ -25,7 +27,7 @@ func Product(d Deps) func(sdkworker.Registry) {
 		r.RegisterWorkflow(workflows.ScopeBackupWorkflow)
 		r.RegisterWorkflow(workflows.RetentionWorkflow)
 		r.RegisterActivityWithOptions(&activities.Verifier{Graph: d.Graph}, activity.RegisterOptions{})
-		r.RegisterActivityWithOptions(&activities.Backup{Graph: d.Graph, Repo: d.Repo, FullResyncEvery: 7 * 24 * time.Hour}, activity.RegisterOptions{})
+		r.RegisterActivityWithOptions(&activities.Backup{Graph: d.Graph, Repo: d.Repo, FullResyncEvery: 7 * 24 * time.Hour, CheckpointEvery: d.CheckpointEvery}, activity.RegisterOptions{})
 		r.RegisterActivityWithOptions(&activities.Retention{Repo: d.Repo}, activity.RegisterOptions{})
 	}
 }

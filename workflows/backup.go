@@ -29,9 +29,13 @@ var (
 // snapshot. The activity heartbeats its Graph cursor and the repository
 // checkpoint, so a retry after a worker crash resumes where it stopped.
 func ScopeBackupWorkflow(ctx workflow.Context, in activities.BackupInput) (activities.BackupResult, error) {
+	heartbeat := 2 * time.Minute
+	if in.HeartbeatTimeout > 0 {
+		heartbeat = in.HeartbeatTimeout
+	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 6 * time.Hour,
-		HeartbeatTimeout:    2 * time.Minute,
+		HeartbeatTimeout:    heartbeat,
 		RetryPolicy:         backupRetry,
 		Summary:             "back up " + string(in.Scope),
 	})
