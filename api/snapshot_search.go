@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -17,24 +18,41 @@ import (
 // memory. Snapshots are immutable, so an index never goes stale.
 type searchIndex struct {
 	objects []ObjectSummary // in type/id order, like the repository
-	hay     []string        // lower-case id, names and mail per object
+	// hay is every object's lower-case id, names and mail, one object per
+	// line, and start[i] where object i's line begins: one bytes.Index
+	// over 10 MB (SIMD) finds matches several times faster than a
+	// strings.Contains per object.
+	hay   []byte
+	start []int
 }
 
 func (x *searchIndex) search(objType, q, afterType, afterID string, limit int) (out []ObjectSummary, more bool) {
 	out = []ObjectSummary{}
-	for i, o := range x.objects {
-		// (type, id) string order is the repository's key order: a type
-		// that is a prefix of another sorts first either way.
-		if afterType != "" && (o.Type < afterType || o.Type == afterType && o.ID <= afterID) {
-			continue
+	// The first object after the cursor: (type, id) string order is the
+	// repository's key order, since a type that is a prefix of another
+	// sorts first either way.
+	i := 0
+	if afterType != "" {
+		i = sort.Search(len(x.objects), func(k int) bool {
+			o := x.objects[k]
+			return o.Type > afterType || o.Type == afterType && o.ID > afterID
+		})
+	}
+	needle := []byte(q)
+	for i < len(x.objects) {
+		at := bytes.Index(x.hay[x.start[i]:], needle)
+		if at < 0 {
+			break
 		}
-		if objType != "" && o.Type != objType || !strings.Contains(x.hay[i], q) {
-			continue
+		// the object whose line holds the match
+		k := sort.Search(len(x.start), func(k int) bool { return x.start[k] > x.start[i]+at }) - 1
+		if o := x.objects[k]; objType == "" || o.Type == objType {
+			if len(out) == limit {
+				return out, true
+			}
+			out = append(out, o)
 		}
-		if len(out) == limit {
-			return out, true
-		}
-		out = append(out, o)
+		i = k + 1
 	}
 	return out, false
 }
@@ -60,9 +78,12 @@ func buildSearchIndex(ctx context.Context, repo *repository.Repository, snap rep
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	x := &searchIndex{objects: objs, hay: make([]string, len(objs))}
+	x := &searchIndex{objects: objs, start: make([]int, len(objs))}
 	for i, o := range objs {
-		x.hay[i] = strings.ToLower(o.ID + "\x00" + o.DisplayName + "\x00" + o.UserPrincipalName + "\x00" + o.Mail)
+		x.start[i] = len(x.hay)
+		// Newlines in names would let a match span two objects.
+		line := strings.ReplaceAll(o.ID+"\x00"+o.DisplayName+"\x00"+o.UserPrincipalName+"\x00"+o.Mail, "\n", " ")
+		x.hay = append(append(x.hay, strings.ToLower(line)...), '\n')
 	}
 	return x, nil
 }

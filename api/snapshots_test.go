@@ -277,6 +277,22 @@ func TestListObjects(t *testing.T) {
 	if want := []string{"user/u1", "user/u2", "user/u3", "user/u4", "user.manager/u2", "user.manager/u3"}; !slices.Equal(got, want) {
 		t.Errorf("paged: %v", got)
 	}
+
+	// A search paged one hit at a time: "o" is in every user's UPN
+	// (contoso.com) and in no relationship's id.
+	got = nil
+	target = "/?limit=1&q=o"
+	for {
+		page := get[ObjectList](t, f, (*snapshotService).listObjects, target, "sid", sid)
+		got = append(got, keys(page)...)
+		if page.NextCursor == "" {
+			break
+		}
+		target = "/?limit=1&q=o&cursor=" + page.NextCursor
+	}
+	if want := []string{"user/u1", "user/u2", "user/u3", "user/u4"}; !slices.Equal(got, want) {
+		t.Errorf("paged search: %v", got)
+	}
 }
 
 func TestGetObjectReturnsStoredBytes(t *testing.T) {
