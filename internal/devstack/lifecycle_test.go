@@ -304,6 +304,24 @@ func TestConnectorLifecycle(t *testing.T) {
 
 	h.scanForSecrets(ga.Password)
 	h.recordHistory(c.ID)
+
+	// DELETE ?purge=true stops the connector and removes its snapshots.
+	if code := h.call("DELETE", "/api/v1/connectors/"+c.ID+"?purge=true", nil, nil); code != http.StatusAccepted {
+		t.Fatalf("delete: %d", code)
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		snaps, err := h.stack.Repository().Snapshots(ctx, repository.Filter{Connector: c.ID})
+		if err == nil && len(snaps) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshots left after purge: %v %d", err, len(snaps))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code := h.call("GET", "/api/v1/connectors/"+c.ID+"/runs", nil, nil); code != http.StatusOK {
+		t.Errorf("a deleted connector's runs stay readable: %d", code)
+	}
 }
 
 // recordHistory saves the connector's history for the workflows package's
