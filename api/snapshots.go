@@ -49,7 +49,7 @@ func init() {
 		id, path("oid"), query("at"), query("type"))}
 	paths["/api/v1/connectors/{id}/objects/{oid}/history"] = map[string]any{"get": withParams(op("An object's versions, oldest first, with the properties and members changed in each", true),
 		id, path("oid"), query("type"))}
-	paths["/api/v1/connectors/{id}/diff"] = map[string]any{"get": withParams(op("Objects added, removed and changed between two snapshots of one scope, with property and membership changes and the directory audits that target them (from this connector or the activity-log connector named by audits); paged by cursor", true),
+	paths["/api/v1/connectors/{id}/diff"] = map[string]any{"get": withParams(op("Objects added, removed and changed between two snapshots of one scope (to=live: the tenant now, read through Graph by the worker), with property and membership changes and the directory audits that target them (from this connector or the activity-log connector named by audits); paged by cursor", true),
 		id, query("from"), query("to"), query("type"), query("audits"), query("limit"), query("cursor"))}
 }
 
@@ -65,7 +65,11 @@ func (h *handlers) snapshotRoute(fn func(*snapshotService, echo.Context, string)
 		if h.Repo == nil {
 			return apiError(http.StatusServiceUnavailable, "unavailable", "snapshot storage is not configured", nil)
 		}
-		return fn(&snapshotService{repo: h.Repo, log: h.Logger, canReadOther: h.canReadOther(c, sum)}, c, id)
+		svc := &snapshotService{repo: h.Repo, log: h.Logger, canReadOther: h.canReadOther(c, sum)}
+		if h.Temporal != nil {
+			svc.readLive = h.readLive
+		}
+		return fn(svc, c, id)
 	}
 }
 
@@ -77,6 +81,8 @@ type snapshotService struct {
 	// canReadOther applies the access rule to another connector named in
 	// the request (?audits=); nil allows none.
 	canReadOther func(ctx context.Context, connectorID string) error
+	// readLive reads a scope of the tenant now into a snapshot (snapshot_live.go).
+	readLive func(ctx context.Context, connectorID string, scope connector.Scope) (repository.SnapshotID, error)
 }
 
 // Paging limits.
@@ -216,7 +222,7 @@ func (s *snapshotService) snapshot(ctx context.Context, connectorID, sid string)
 		return repository.SnapshotInfo{}, apiError(http.StatusBadRequest, "invalid_snapshot_id", "a snapshot id is 64 hex digits", nil)
 	}
 	info, err := s.repo.Snapshot(ctx, repository.SnapshotID(sid))
-	if errors.Is(err, repository.ErrNotFound) || err == nil && info.Connector != connectorID {
+	if errors.Is(err, repository.ErrNotFound) || err == nil && info.Connector != connectorID && info.Connector != liveConnector(connectorID) {
 		return repository.SnapshotInfo{}, snapshotNotFound()
 	}
 	return info, err
@@ -578,12 +584,22 @@ func (s *snapshotService) diff(c echo.Context, connectorID string) error {
 	if fromID == "" || toID == "" {
 		return apiError(http.StatusBadRequest, "bad_request", "from and to are required", nil)
 	}
-	if toID == "live" {
-		return apiError(http.StatusNotImplemented, "not_implemented", "comparing with the live tenant is not available yet", nil)
-	}
 	from, err := s.snapshot(ctx, connectorID, fromID)
 	if err != nil {
 		return err
+	}
+	if toID == "live" {
+		if s.readLive == nil {
+			return apiError(http.StatusServiceUnavailable, "unavailable", "comparing with the live tenant needs the Temporal connection", nil)
+		}
+		if connector.Scope(from.Scope).IsActivityLog() {
+			return apiError(http.StatusBadRequest, "bad_request", "activity logs have no live state to compare with", nil)
+		}
+		live, err := s.readLive(ctx, connectorID, connector.Scope(from.Scope))
+		if err != nil {
+			return err
+		}
+		toID = string(live)
 	}
 	to, err := s.snapshot(ctx, connectorID, toID)
 	if err != nil {

@@ -160,7 +160,7 @@ func TestSnapshotBadInput(t *testing.T) {
 		{"missing object history", (*snapshotService).history, "/", []string{"oid", "nobody"}, 404, "object_not_found"},
 		{"diff without to", (*snapshotService).diff, "/?from=" + sid, nil, 400, "bad_request"},
 		{"diff across scopes", (*snapshotService).diff, "/?from=" + sid + "&to=" + string(f.groups.ID), nil, 400, "scope_mismatch"},
-		{"diff to live", (*snapshotService).diff, "/?from=" + sid + "&to=live", nil, 501, "not_implemented"},
+		{"diff to live", (*snapshotService).diff, "/?from=" + sid + "&to=live", nil, 503, "unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := call(t, f, tc.method, tc.target, tc.params...)
