@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/entravault/entravault/internal/repository/jsondiff"
 )
 
 // Scan calls fn for the objects of a snapshot in type/id order, starting
@@ -94,47 +92,7 @@ func (r *Repository) DiffAfter(ctx context.Context, from, to SnapshotID, objType
 	if objType != "" {
 		a, b = prefixRun(a, objType), prefixRun(b, objType)
 	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var c Change
-		switch {
-		case j == len(b) || (i < len(a) && a[i].key < b[j].key):
-			c.Type, c.ID = splitKey(a[i].key)
-			c.Kind = Removed
-			i++
-		case i == len(a) || b[j].key < a[i].key:
-			c.Type, c.ID = splitKey(b[j].key)
-			c.Kind = Added
-			j++
-		default:
-			ea, eb := a[i], b[j]
-			i++
-			j++
-			if ea.cid == eb.cid {
-				continue
-			}
-			c.Type, c.ID = splitKey(ea.key)
-			c.Kind = Changed
-			ra, _, err := r.readContent(ctx, ea.cid)
-			if err != nil {
-				return err
-			}
-			rb, _, err := r.readContent(ctx, eb.cid)
-			if err != nil {
-				return err
-			}
-			if c.Properties, err = jsondiff.Diff(ra, rb); err != nil {
-				return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, c.Type, c.ID, err)
-			}
-		}
-		if err := fn(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.diffEntries(ctx, a, b, fn)
 }
 
 // prefixRun is the leading run of es whose keys are of objType.

@@ -108,8 +108,17 @@ func (r *Repository) Diff(ctx context.Context, from, to SnapshotID, fn func(Chan
 	if err != nil {
 		return err
 	}
+	return r.diffEntries(ctx, a, b, fn)
+}
+
+// diffEntries merges two object maps sorted by key and reports each
+// difference in key order, with property-level changes for changed objects.
+func (r *Repository) diffEntries(ctx context.Context, a, b []entry, fn func(Change) error) error {
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var c Change
 		switch {
 		case j == len(b) || (i < len(a) && a[i].key < b[j].key):
