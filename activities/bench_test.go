@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -138,4 +139,69 @@ func newMemRepo(tb testing.TB) *repository.Repository {
 		tb.Fatal(err)
 	}
 	return r
+}
+
+// BenchmarkBackupTenant is issue 6's benchmark: a full backup of 100k
+// users + 20k groups with members + 1k administrative units, then an
+// incremental at 1% churn. ENTRAVAULT_BENCH_SCALE=0.2 runs a fifth of it.
+func BenchmarkBackupTenant(b *testing.B) {
+	scale := 1.0
+	if s := os.Getenv("ENTRAVAULT_BENCH_SCALE"); s != "" {
+		fmt.Sscan(s, &scale)
+	}
+	users, groups, aus := int(100_000*scale), int(20_000*scale), int(1_000*scale)
+	h := newHarness(b, tenantsim.Options{Seed: 1, Users: users, Groups: groups, AdministrativeUnits: aus, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	h.b.Graph.(*worker.GraphFactory).PageSize = 0
+	scopes := []connector.Scope{connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits}
+	runAll := func() (objects, requests int, bytes int64) {
+		for _, sc := range scopes {
+			res := h.mustRun(h.input(sc))
+			for _, n := range res.Counts {
+				objects += n
+			}
+			requests += res.Requests
+			bytes += res.Bytes
+		}
+		return
+	}
+	outer := b
+	b.Run("full", func(b *testing.B) {
+		h.t = b
+		defer func() { h.t = outer }()
+		var objects, requests int
+		var bytes int64
+		var peak uint64
+		for b.Loop() {
+			b.StopTimer()
+			h.repo.Close()
+			h.repo = newFileRepo(b)
+			h.b.Repo = h.repo
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			stop := heapPeak(false)
+			b.StartTimer()
+			objects, requests, bytes = runAll()
+			peak = max(peak, stop()-ms.HeapInuse)
+		}
+		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/backup")
+		b.ReportMetric(float64(objects*b.N)/b.Elapsed().Seconds(), "objects/s")
+		b.ReportMetric(float64(requests), "requests")
+		b.ReportMetric(float64(bytes)/(1<<20), "json-MiB")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	})
+	b.Run("incremental-1pct", func(b *testing.B) {
+		h.t = b
+		defer func() { h.t = outer }()
+		runAll() // parents with fresh delta links
+		var requests int
+		for b.Loop() {
+			b.StopTimer()
+			h.sim.Churn(1)
+			b.StartTimer()
+			_, requests, _ = runAll()
+		}
+		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/backup")
+		b.ReportMetric(float64(requests), "requests")
+	})
 }
