@@ -92,23 +92,7 @@ type Change struct {
 // Diff calls fn for every object that differs between two snapshots, in
 // type/id order. Objects whose canonical JSON is equal are not reported.
 func (r *Repository) Diff(ctx context.Context, from, to SnapshotID, fn func(Change) error) error {
-	mf, err := r.loadManifest(ctx, from)
-	if err != nil {
-		return err
-	}
-	mt, err := r.loadManifest(ctx, to)
-	if err != nil {
-		return err
-	}
-	a, err := r.view(ctx, mf)
-	if err != nil {
-		return err
-	}
-	b, err := r.view(ctx, mt)
-	if err != nil {
-		return err
-	}
-	return r.diffEntries(ctx, a, b, fn)
+	return r.DiffAfter(ctx, from, to, "", "", "", fn)
 }
 
 // diffEntries merges two object maps sorted by key and reports each
