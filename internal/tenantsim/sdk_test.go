@@ -601,3 +601,78 @@ func rawGet(t *testing.T, u, tok string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestSDKExpandOwnersAndMembers checks $expand on group and administrative
+// unit lists with Graph's limits: pages of at most 100 whatever $top says,
+// at most 20 expanded items, nested $select, and a clear error for a
+// property that cannot be expanded.
+func TestSDKExpandOwnersAndMembers(t *testing.T) {
+	s := tenantsim.NewTest(t, tenantsim.Options{Seed: 7, Users: 300, Groups: 250, AdministrativeUnits: 3,
+		Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	tn := s.Tenant()
+	tn.Lock()
+	for i := range 25 { // more owners than an expansion returns
+		if err := tn.AddMember(model.MakeRef(model.KindGroup, 0), model.MakeRef(model.KindUser, int32(i)), true); err != nil &&
+			!strings.Contains(err.Error(), "already") {
+			tn.Unlock()
+			t.Fatal(err)
+		}
+	}
+	tn.Unlock()
+	c := newClient(t, s, s.Credentials().BackupApp, false)
+	st := dump(t, s)
+
+	items, pages := collect(t, c, "/groups?$select=id,displayName&$expand=owners($select=id)&$top=999")
+	if len(items) != len(st.Groups) || pages != 3 {
+		t.Fatalf("got %d groups in %d pages, want %d in 3 (pages of 100)", len(items), pages, len(st.Groups))
+	}
+	capped := 0
+	for _, g := range items {
+		id := g["id"].(string)
+		owners, _ := g["owners"].([]any)
+		want := st.Relationships.GroupOwners[id]
+		if len(want) > 20 {
+			capped++
+			if len(owners) != 20 {
+				t.Errorf("group %s: %d owners expanded, want the first 20 of %d", id, len(owners), len(want))
+			}
+			continue
+		}
+		got := map[string]bool{}
+		for _, o := range owners {
+			m := o.(map[string]any)
+			if len(m) != 2 || m["@odata.type"] != "#microsoft.graph.user" {
+				t.Fatalf("expanded owner %v: want only @odata.type and id", m)
+			}
+			got[m["id"].(string)] = true
+		}
+		if len(got) != len(want) {
+			t.Fatalf("group %s: owners %v, want %v", id, got, want)
+		}
+		for _, w := range want {
+			if !got[w] {
+				t.Fatalf("group %s: owner %s missing", id, w)
+			}
+		}
+		if _, ok := g["description"]; ok {
+			t.Fatal("$select ignored next to $expand")
+		}
+	}
+	if capped != 1 {
+		t.Fatalf("%d groups with more than 20 owners, want 1", capped)
+	}
+
+	aus, _ := collect(t, c, "/directory/administrativeUnits?$expand=members($select=id)")
+	for _, a := range aus {
+		members, _ := a["members"].([]any)
+		if want := len(st.Relationships.AdministrativeUnitMembers[a["id"].(string)]); len(members) != min(want, 20) {
+			t.Fatalf("administrative unit %v: %d members expanded, want %d", a["id"], len(members), min(want, 20))
+		}
+	}
+
+	_, err := c.GetRaw(context.Background(), "/groups?$expand=manager")
+	var oe *odataerrors.ODataError
+	if !errors.As(err, &oe) || oe.ResponseStatusCode != 400 || !strings.Contains(deref(oe.GetErrorEscaped().GetMessage()), "manager") {
+		t.Fatalf("$expand=manager on groups: %v, want 400 naming the property", describe(err))
+	}
+}

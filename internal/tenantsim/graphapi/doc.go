@@ -1,6 +1,7 @@
 // Package graphapi serves the simulated Microsoft Graph v1.0 API over a
 // model.Tenant: routing, query options ($top, $select, $filter, $count,
-// $skiptoken), absolute paging links, delta queries, writes for restore,
+// $skiptoken, and $expand of members/owners on group and administrative-unit
+// lists with Graph's caps), absolute paging links, delta queries, writes for restore,
 // Graph-shaped errors, per-endpoint application roles, throttling modelled on
 // the documented limits, fault injection and request counters.
 //

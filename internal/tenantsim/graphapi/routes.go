@@ -184,6 +184,20 @@ func listKind(k model.Kind, context string) handler {
 			return s.list(c, s.refs(refs, context))
 		}
 		src := s.objects(k, context)
+		if k == model.KindGroup || k == model.KindAU {
+			typeName := "microsoft.graph.group"
+			props := []string{"members", "owners"}
+			if k == model.KindAU {
+				typeName, props = "microsoft.graph.administrativeUnit", []string{"members"}
+			}
+			e, ge := parseExpand(c, typeName, props...)
+			if ge != nil {
+				return ge
+			}
+			if e != nil {
+				src = s.expandMembers(c, src, e)
+			}
+		}
 		if k == model.KindUser && hasSelect(c.q, "signInActivity") {
 			// Graph: signInActivity needs AuditLog.Read.All and P1/P2, and
 			// caps pages at 500.

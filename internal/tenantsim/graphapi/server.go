@@ -279,6 +279,9 @@ type source struct {
 	context        string
 	defTop, maxTop int
 	noTop          bool
+	kind           model.Kind // of objects(), for decorate
+	// decorate adds to a projected item, e.g. an expanded relationship.
+	decorate func(i int, o model.Obj)
 }
 
 // list serves one page of src with $top, $filter, $select, $count and
@@ -317,7 +320,11 @@ func (s *Server) list(c *reqCtx, src source) *graphError {
 			next = i
 			break
 		}
-		page = append(page, q.project(o))
+		o = q.project(o) // a map of its own: Render builds a fresh one
+		if src.decorate != nil {
+			src.decorate(i, o)
+		}
+		page = append(page, o)
 	}
 	out := map[string]any{"@odata.context": c.base + "/$metadata#" + src.context, "value": page}
 	if next >= 0 {
@@ -338,7 +345,7 @@ func (s *Server) list(c *reqCtx, src source) *graphError {
 // objects lists live objects of one kind.
 func (s *Server) objects(k model.Kind, context string) source {
 	t := s.t
-	return source{n: t.Len(k), context: context, at: func(i int) model.Obj {
+	return source{n: t.Len(k), context: context, kind: k, at: func(i int) model.Obj {
 		r := model.MakeRef(k, int32(i))
 		if !t.IsLive(r) {
 			return nil
