@@ -233,7 +233,7 @@ func (r *scopeRun) needsFull() bool {
 		if s.Delta && r.parent.State["delta."+s.Name] == "" {
 			return true
 		}
-		if !s.Delta && s.LogTimeField == "" {
+		if !s.Delta && s.LogTimeField == "" && s.Expand == "" {
 			return true // plain lists are always read whole
 		}
 	}
@@ -337,6 +337,9 @@ func (r *scopeRun) readPage(ctx context.Context, src source, pageURL string) (st
 			_ = json.Unmarshal(v, &id)
 		}
 		return "", r.put(ctx, src.ObjType, id, obj)
+	}
+	if src.Expand != "" {
+		return page.NextLink, r.storeExpanded(ctx, src, page.Value)
 	}
 	var newest string
 	for _, raw := range page.Value {
@@ -690,10 +693,62 @@ func (r *scopeRun) readManager(ctx context.Context, src source, id string) error
 	return r.applyInlineRelation(ctx, src, id, one)
 }
 
+// storeExpanded stores the expanded relationship of each listed object the
+// snapshot holds. Objects it does not hold appeared or vanished since the
+// delta round; the next round brings them.
+func (r *scopeRun) storeExpanded(ctx context.Context, src source, items []json.RawMessage) error {
+	for _, raw := range items {
+		ms, err := splitObject(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %v", src.Name, errMalformed, err)
+		}
+		var id string
+		if v, ok := find(ms, "id"); !ok || json.Unmarshal(v, &id) != nil || id == "" {
+			return fmt.Errorf("%s: item without id in page", src.Name)
+		}
+		if len(src.Include) > 0 && !slices.Contains(src.Include, id) || !r.w.Has(src.ObjType, id) {
+			continue
+		}
+		var related []json.RawMessage
+		if v, ok := find(ms, src.Expand); ok && json.Unmarshal(v, &related) != nil {
+			return fmt.Errorf("%s: %w: %s of %s is not a list", src.Name, errMalformed, src.Expand, id)
+		}
+		if len(related) >= expandCap {
+			err = r.readSubCollection(ctx, src, id)
+		} else {
+			err = r.putRelation(ctx, src.SubRelationType, id, related)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putRelation stores a relationship read in full; an object without any
+// is stored without a relationship object, as for inline ones.
+func (r *scopeRun) putRelation(ctx context.Context, relType, id string, items []json.RawMessage) error {
+	refs := map[string]json.RawMessage{}
+	for _, it := range items {
+		var ref relationRef
+		if json.Unmarshal(it, &ref) == nil && ref.ID != "" {
+			clean, _ := json.Marshal(relationRef{Type: ref.Type, ID: ref.ID})
+			refs[ref.ID] = clean
+		}
+	}
+	if len(refs) == 0 {
+		if !r.w.Has(relType, id) {
+			return nil
+		}
+		return r.w.Delete(ctx, relType, id)
+	}
+	return r.w.Put(ctx, relType, id, relationObject(refs))
+}
+
 // readSubCollection reads a per-object relationship in full. An object
 // without any is stored without a relationship object, as for inline ones.
 func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string) error {
-	refs := map[string]json.RawMessage{}
+	var items []json.RawMessage
 	next := fmt.Sprintf(src.SubCollection, id)
 	for next != "" {
 		var page graphPage
@@ -709,22 +764,10 @@ func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string)
 		if err != nil {
 			return err
 		}
-		for _, it := range page.Value {
-			var ref relationRef
-			if json.Unmarshal(it, &ref) == nil && ref.ID != "" {
-				clean, _ := json.Marshal(relationRef{Type: ref.Type, ID: ref.ID})
-				refs[ref.ID] = clean
-			}
-		}
+		items = append(items, page.Value...)
 		next = page.NextLink
 	}
-	if len(refs) == 0 {
-		if err := r.w.Delete(ctx, src.SubRelationType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
-			return err
-		}
-		return nil
-	}
-	return r.w.Put(ctx, src.SubRelationType, id, relationObject(refs))
+	return r.putRelation(ctx, src.SubRelationType, id, items)
 }
 
 // maybeCheckpoint makes progress durable and heartbeats it. Relationship

@@ -28,6 +28,7 @@ import (
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/tenantsim"
 	"github.com/entravault/entravault/internal/tenantsim/graphapi"
+	"github.com/entravault/entravault/internal/tenantsim/model"
 	"github.com/entravault/entravault/worker"
 )
 
@@ -630,7 +631,7 @@ func TestResumeFromHeartbeatAfterInterruption(t *testing.T) {
 		killAt int64 // Graph calls that succeed before the "crash"
 	}{
 		{"users full", connector.ScopeUsers, tenantsim.Options{Users: 1000}, false, 6},
-		{"groups with members and owners full", connector.ScopeGroups, tenantsim.Options{Users: 1000, Groups: 250}, false, 120},
+		{"groups with members and owners full", connector.ScopeGroups, tenantsim.Options{Users: 1000, Groups: 250}, false, 6},
 		{"users incremental", connector.ScopeUsers, tenantsim.Options{Users: 3000}, true, 60},
 	}
 	for _, tc := range tests {
@@ -787,5 +788,45 @@ func TestPeriodicFullResync(t *testing.T) {
 			}
 			h.checkScope(connector.ScopeUsers, res.SnapshotID)
 		})
+	}
+}
+
+// TestOwnerChangesOnUnchangedGroups: delta does not track owners, so each
+// run lists them expanded; an owner added to or removed from a group whose
+// properties did not change is in the next incremental snapshot, and a
+// group with more owners than an expansion returns is read in full.
+func TestOwnerChangesOnUnchangedGroups(t *testing.T) {
+	h := newHarness(t, tenantsim.Options{Seed: 13, Users: 200, Groups: 120, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	h.mustRun(h.input(connector.ScopeGroups))
+
+	tn := h.sim.Tenant()
+	big, small := model.MakeRef(model.KindGroup, 3), model.MakeRef(model.KindGroup, 4)
+	tn.Lock()
+	for i := range 30 {
+		_ = tn.AddMember(big, model.MakeRef(model.KindUser, int32(100+i)), true) // 30 owners, over the cap of 20
+	}
+	removed := tn.Members(small, true)[0]
+	if err := tn.RemoveMember(small, removed, true); err != nil {
+		tn.Unlock()
+		t.Fatal(err)
+	}
+	tn.Unlock()
+
+	before := h.counters()
+	res := h.mustRun(h.input(connector.ScopeGroups))
+	if !res.Incremental {
+		t.Fatal("want an incremental run")
+	}
+	h.checkScope(connector.ScopeGroups, res.SnapshotID)
+	after := h.counters()
+	// One owner read, for the group over the cap; the rest came expanded.
+	ownerReads := func(c graphapi.Snapshot) int {
+		if r := c.Routes["GET groups/{id}/owners"]; r != nil {
+			return r.Requests
+		}
+		return 0
+	}
+	if n := ownerReads(after) - ownerReads(before); n != 1 {
+		t.Errorf("%d per-group owner reads, want 1", n)
 	}
 }

@@ -24,9 +24,15 @@ type source struct {
 	RelationType string
 	// SubCollection: a per-object relationship that delta does not track,
 	// read with its own paging, e.g. "/groups/%s/owners?$select=id", and
-	// stored as SubRelationType objects.
+	// stored as SubRelationType objects. A delta source may name a
+	// SubRelationType alone: an Expand source fills it, removals clear it.
 	SubCollection   string
 	SubRelationType string
+	// Expand: a list read whole on every run only for one expanded
+	// relationship of objects of ObjType the snapshot already holds, stored
+	// as SubRelationType objects; an item with expandCap entries may have
+	// more and is read through SubCollection.
+	Expand string
 	// LogTimeField: an activity log paged by time, never by delta.
 	LogTimeField string
 	// Include limits objects to these ids (groups, administrative units).
@@ -75,17 +81,20 @@ func sourcesFor(scope connector.Scope, s connector.Scopes) ([]source, error) {
 		if g == nil {
 			return nil, fmt.Errorf("groups scope not configured")
 		}
-		// Delta does not track owners: they are read per group whenever the
-		// group itself is new or changed, and in full on every full sync.
-		src := source{Name: "groups", ObjType: "group", Delta: true, Include: g.Include,
-			SubCollection: "/groups/%s/owners?$select=id", SubRelationType: "group.owners"}
+		// Delta does not track owners: after the delta round, every run
+		// lists all groups with their owners expanded, 100 groups a
+		// request, so owner changes are caught on unchanged groups too.
+		src := source{Name: "groups", ObjType: "group", Delta: true, Include: g.Include, SubRelationType: "group.owners"}
 		if g.Members {
 			src.URL = "/groups/delta?" + selectParam(groupSelect, "members")
 			src.InlineRelation, src.RelationType = "members@delta", "group.members"
 		} else {
 			src.URL = "/groups/delta?" + selectParam(groupSelect)
 		}
-		return []source{src}, nil
+		owners := source{Name: "groupOwners", ObjType: "group", Include: g.Include, Expand: "owners",
+			URL:           "/groups?$select=id&$expand=owners($select=id)&$top=100",
+			SubCollection: "/groups/%s/owners?$select=id", SubRelationType: "group.owners"}
+		return []source{src, owners}, nil
 	case connector.ScopeAdministrativeUnits:
 		var include []string
 		if a := s.AdministrativeUnits; a != nil {
@@ -136,6 +145,10 @@ func sourcesFor(scope connector.Scope, s connector.Scopes) ([]source, error) {
 	}
 	return nil, fmt.Errorf("unknown scope %q", scope)
 }
+
+// expandCap is the most items Graph returns for an expanded relationship
+// of a directory object, with no link to the rest.
+const expandCap = 20
 
 // logURL pages an activity log from a time on, newest first.
 func logURL(src source, since string) string {

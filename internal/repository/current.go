@@ -14,20 +14,9 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 	if err := w.usable(); err != nil {
 		return nil, err
 	}
-	key := objKey(objType, id)
-	e, ok := w.changes[key]
-	switch {
-	case ok && e.deleted:
+	e, ok := w.lookup(objKey(objType, id))
+	if !ok {
 		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
-	case !ok && w.seen != nil && !w.hasSeen(key):
-		// A full run starts from nothing: the parent's objects count only
-		// once Put again.
-		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
-	case !ok:
-		var had bool
-		if e, had = w.prev(key); !had {
-			return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
-		}
 	}
 	if raw, ok := w.recent[e.cid]; ok {
 		return append([]byte(nil), raw...), nil
@@ -43,6 +32,26 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 		return nil, fmt.Errorf("%s %s: %w", objType, id, err)
 	}
 	return append([]byte(nil), raw...), nil
+}
+
+// Has reports whether the snapshot being written holds an object so far,
+// by the same rule as Current, without reading it.
+func (w *Writer) Has(objType, id string) bool {
+	_, ok := w.lookup(objKey(objType, id))
+	return ok
+}
+
+func (w *Writer) lookup(key string) (entry, bool) {
+	e, ok := w.changes[key]
+	switch {
+	case ok:
+		return e, !e.deleted
+	case w.seen != nil && !w.hasSeen(key):
+		// A full run starts from nothing: the parent's objects count only
+		// once Put again.
+		return entry{}, false
+	}
+	return w.prev(key)
 }
 
 func (w *Writer) hasSeen(key string) bool {
