@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -148,7 +147,7 @@ type scopeRun struct {
 	saved backupProgress
 	// relations accumulates relationship objects touched in this run: a
 	// large group repeats across delta pages with slices of members@delta.
-	relations map[string]map[string]json.RawMessage
+	relations map[string]refSet
 }
 
 // resume continues from a heartbeat: the writer from its checkpoint, the
@@ -171,7 +170,7 @@ func (r *scopeRun) resume(ctx context.Context, p backupProgress) error {
 		r.parent = &parent
 	}
 	r.w, r.p, r.saved = w, p, p
-	r.relations = map[string]map[string]json.RawMessage{}
+	r.relations = map[string]refSet{}
 	r.lastCP = time.Now()
 	activity.GetLogger(ctx).Info("resuming backup", "source", p.Source, "pages", p.Pages)
 	return nil
@@ -180,7 +179,7 @@ func (r *scopeRun) resume(ctx context.Context, p backupProgress) error {
 // start opens a writer on top of the latest snapshot of the scope; full
 // forces a full read (no delta links, unseen objects removed).
 func (r *scopeRun) start(ctx context.Context, full bool) error {
-	r.relations = map[string]map[string]json.RawMessage{}
+	r.relations = map[string]refSet{}
 	prev, err := r.b.Repo.Snapshots(ctx, repository.Filter{Connector: r.in.ConnectorID, Scope: string(r.in.Scope)})
 	if err != nil {
 		return err
@@ -247,13 +246,33 @@ func (r *scopeRun) needsFull() bool {
 }
 
 func (r *scopeRun) readAll(ctx context.Context) (BackupResult, error) {
+	var ahead *prefetch
+	defer func() { ahead.cancel() }()
 	for ; r.p.Source < len(r.sources); r.p.Source++ {
 		src := r.sources[r.p.Source]
 		if r.p.Cursor == "" {
 			r.p.Cursor = r.firstURL(src)
 		}
 		for r.p.Cursor != "" {
-			next, err := r.readPage(ctx, src, r.p.Cursor)
+			var pg fetchedPage
+			if ahead != nil && ahead.url == r.p.Cursor {
+				pg = ahead.wait()
+			} else {
+				ahead.cancel()
+				pg = r.fetchPage(ctx, src, r.p.Cursor)
+			}
+			ahead = nil
+			r.p.Requests += pg.attempts
+			if pg.err != nil {
+				return BackupResult{}, pg.err
+			}
+			// Read the next page while this one is stored: Graph's
+			// latency (and the simulator's rendering) overlaps hashing
+			// and packing. Logs are paced, so they are read in turn.
+			if pg.page.NextLink != "" && src.LogTimeField == "" {
+				ahead = r.prefetch(ctx, src, pg.page.NextLink)
+			}
+			next, err := r.storePage(ctx, src, pg)
 			if err != nil {
 				return BackupResult{}, err
 			}
@@ -314,21 +333,58 @@ type graphPage struct {
 	DeltaLink string            `json:"@odata.deltaLink"`
 }
 
-// readPage stores one page and returns the next URL ("" when done).
-func (r *scopeRun) readPage(ctx context.Context, src source, pageURL string) (string, error) {
-	var page graphPage
-	var single []member
-	err := r.fetch(ctx, pageURL, func(body []byte) (err error) {
+// fetchedPage is one page read from Graph, parsed, not yet stored.
+type fetchedPage struct {
+	page     graphPage
+	single   []member // a singleton's members
+	attempts int
+	err      error
+}
+
+// fetchPage reads and parses one page. It leaves the run's progress alone,
+// so a prefetch may call it beside the goroutine storing pages.
+func (r *scopeRun) fetchPage(ctx context.Context, src source, pageURL string) (pg fetchedPage) {
+	pg.attempts, pg.err = r.fetch(ctx, pageURL, func(body []byte) (err error) {
 		if src.Singleton {
-			single, err = splitObject(body)
+			pg.single, err = splitObject(body)
 			return err
 		}
-		page, err = parsePage(body)
+		pg.page, err = parsePage(body)
 		return err
 	})
-	if err != nil {
-		return "", err
+	return pg
+}
+
+// prefetch is a page being read ahead on its own goroutine.
+type prefetch struct {
+	url  string
+	done chan fetchedPage
+	stop context.CancelFunc
+}
+
+func (r *scopeRun) prefetch(ctx context.Context, src source, pageURL string) *prefetch {
+	ctx, stop := context.WithCancel(ctx)
+	p := &prefetch{url: pageURL, done: make(chan fetchedPage, 1), stop: stop}
+	go func() { p.done <- r.fetchPage(ctx, src, pageURL) }()
+	return p
+}
+
+func (p *prefetch) wait() fetchedPage {
+	defer p.stop()
+	return <-p.done
+}
+
+// cancel abandons a prefetch (nil-safe) and waits for its goroutine.
+func (p *prefetch) cancel() {
+	if p != nil {
+		p.stop()
+		<-p.done
 	}
+}
+
+// storePage stores one fetched page and returns the next URL ("" when done).
+func (r *scopeRun) storePage(ctx context.Context, src source, pg fetchedPage) (string, error) {
+	page, single := pg.page, pg.single
 	r.p.Pages++
 	if src.Singleton {
 		obj := joinObject(without(single, "@odata.context"))
@@ -480,61 +536,41 @@ func (r *scopeRun) previous(ctx context.Context, objType, id string) ([]member, 
 	return splitObject(raw)
 }
 
-type relationRef struct {
-	Type    string `json:"@odata.type,omitempty"`
-	ID      string `json:"id"`
-	Removed *struct {
-		Reason string `json:"reason"`
-	} `json:"@removed,omitempty"`
-}
-
 // applyInlineRelation folds a members@delta / manager@delta slice into
 // the relationship object of id.
-func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id string, raw json.RawMessage) error {
+func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id string, raw []byte) error {
 	refs := r.relations[id]
 	if refs == nil {
-		refs = map[string]json.RawMessage{}
+		refs = refSet{}
 		// Start from what the snapshot holds so far: in a full read, only
 		// what this run already wrote (an earlier slice of the same group).
 		if prev, err := r.w.Current(ctx, src.RelationType, id); err == nil {
-			var old struct {
-				Value []json.RawMessage `json:"value"`
-			}
-			if json.Unmarshal(prev, &old) == nil {
-				for _, v := range old.Value {
-					var ref relationRef
-					if json.Unmarshal(v, &ref) == nil {
-						refs[ref.ID] = v
-					}
-				}
+			if v, ok := storedRefs(prev); ok {
+				_ = refs.add(v)
 			}
 		} else if !errors.Is(err, repository.ErrNotFound) {
 			return err
 		}
 		r.relations[id] = refs
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		items = []json.RawMessage{raw} // tolerate a single object
-	}
 	if src.InlineRelation == "manager@delta" {
 		// A user has one manager: manager@delta carries the current one,
 		// or nothing (or an @removed entry) when it was removed.
 		clear(refs)
 	}
-	for _, it := range items {
-		var ref relationRef
-		if err := json.Unmarshal(it, &ref); err != nil || ref.ID == "" {
-			continue
-		}
-		if ref.Removed != nil {
-			delete(refs, ref.ID)
-			continue
-		}
-		clean, _ := json.Marshal(relationRef{Type: ref.Type, ID: ref.ID})
-		refs[ref.ID] = clean
+	if err := refs.add(raw); err != nil {
+		return fmt.Errorf("%s of %s: %w: %v", src.InlineRelation, id, errMalformed, err)
 	}
 	return nil
+}
+
+// storedRefs is the reference list of a stored relationship object.
+func storedRefs(obj []byte) ([]byte, bool) {
+	ms, err := splitObject(obj)
+	if err != nil {
+		return nil, false
+	}
+	return find(ms, "value")
 }
 
 // flushRelations writes the relationship objects touched by a source.
@@ -550,25 +586,12 @@ func (r *scopeRun) flushRelations(ctx context.Context, src source) error {
 			}
 			continue
 		}
-		if err := r.w.Put(ctx, src.RelationType, id, relationObject(refs)); err != nil {
+		if err := r.w.Put(ctx, src.RelationType, id, refs.encode()); err != nil {
 			return err
 		}
 	}
-	r.relations = map[string]map[string]json.RawMessage{}
+	r.relations = map[string]refSet{}
 	return nil
-}
-
-func relationObject(refs map[string]json.RawMessage) []byte {
-	var b strings.Builder
-	b.WriteString(`{"value":[`)
-	for i, k := range sortedKeys(refs) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(refs[k])
-	}
-	b.WriteString(`]}`)
-	return []byte(b.String())
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -593,24 +616,23 @@ const (
 	fetchMaxWait  = 60 * time.Second
 )
 
-// fetch GETs url and hands the body to parse, retrying transient failures.
-// A throttled request is retried no sooner than its Retry-After, so the
-// run never retries early.
-func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) error) error {
+// fetch GETs url and hands the body to parse, retrying transient failures,
+// and returns how many requests it made. A throttled request is retried no
+// sooner than its Retry-After, so the run never retries early.
+func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) error) (int, error) {
 	wait := fetchBackoff
 	for attempt := 1; ; attempt++ {
 		if err := r.pace(ctx); err != nil {
-			return err
+			return attempt - 1, err
 		}
 		body, err := r.g.GetRaw(ctx, url)
-		r.p.Requests++
 		if err == nil {
 			if perr := parse(body); perr != nil {
 				err = fmt.Errorf("%w: %v", errMalformed, perr)
 			}
 		}
 		if err == nil || attempt == fetchAttempts || !transient(ctx, err) {
-			return err
+			return attempt, err
 		}
 		d := wait
 		var ge *GraphError
@@ -623,11 +645,18 @@ func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) err
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return attempt, ctx.Err()
 		case <-t.C:
 		}
 		wait = min(2*wait, fetchMaxWait)
 	}
+}
+
+// get is fetch for the goroutine storing pages: it counts the requests.
+func (r *scopeRun) get(ctx context.Context, url string, parse func([]byte) error) error {
+	n, err := r.fetch(ctx, url, parse)
+	r.p.Requests += n
+	return err
 }
 
 // pace waits, for activity logs, until the reports budget allows the next
@@ -674,23 +703,22 @@ func transient(ctx context.Context, err error) bool {
 
 // readManager reads a user's manager into the user.manager relation.
 func (r *scopeRun) readManager(ctx context.Context, src source, id string) error {
-	var ref relationRef
-	err := r.fetch(ctx, "/users/"+id+"/manager?$select=id", func(body []byte) error {
-		ref = relationRef{}
-		if err := json.Unmarshal(body, &ref); err != nil || ref.ID == "" {
+	var body []byte
+	err := r.get(ctx, "/users/"+id+"/manager?$select=id", func(b []byte) error {
+		body = b
+		n := 0
+		if err := eachRef(b, func(string, string, bool) { n++ }); err != nil || n != 1 {
 			return errMalformed
 		}
 		return nil
 	})
 	switch {
 	case GraphStatus(err) == 404:
-		return r.applyInlineRelation(ctx, src, id, json.RawMessage(`[]`))
+		body = []byte(`[]`)
 	case err != nil:
 		return err
 	}
-	ref.Removed = nil
-	one, _ := json.Marshal([]relationRef{ref})
-	return r.applyInlineRelation(ctx, src, id, one)
+	return r.applyInlineRelation(ctx, src, id, body)
 }
 
 // storeExpanded stores the expanded relationship of each listed object the
@@ -709,14 +737,16 @@ func (r *scopeRun) storeExpanded(ctx context.Context, src source, items []json.R
 		if len(src.Include) > 0 && !slices.Contains(src.Include, id) || !r.w.Has(src.ObjType, id) {
 			continue
 		}
-		var related []json.RawMessage
-		if v, ok := find(ms, src.Expand); ok && json.Unmarshal(v, &related) != nil {
-			return fmt.Errorf("%s: %w: %s of %s is not a list", src.Name, errMalformed, src.Expand, id)
+		refs := refSet{}
+		if v, ok := find(ms, src.Expand); ok {
+			if err := refs.add(v); err != nil {
+				return fmt.Errorf("%s: %w: %s of %s: %v", src.Name, errMalformed, src.Expand, id, err)
+			}
 		}
-		if len(related) >= expandCap {
+		if len(refs) >= expandCap {
 			err = r.readSubCollection(ctx, src, id)
 		} else {
-			err = r.putRelation(ctx, src.SubRelationType, id, related)
+			err = r.putRelation(ctx, src.SubRelationType, id, refs)
 		}
 		if err != nil {
 			return err
@@ -727,32 +757,24 @@ func (r *scopeRun) storeExpanded(ctx context.Context, src source, items []json.R
 
 // putRelation stores a relationship read in full; an object without any
 // is stored without a relationship object, as for inline ones.
-func (r *scopeRun) putRelation(ctx context.Context, relType, id string, items []json.RawMessage) error {
-	refs := map[string]json.RawMessage{}
-	for _, it := range items {
-		var ref relationRef
-		if json.Unmarshal(it, &ref) == nil && ref.ID != "" {
-			clean, _ := json.Marshal(relationRef{Type: ref.Type, ID: ref.ID})
-			refs[ref.ID] = clean
-		}
-	}
+func (r *scopeRun) putRelation(ctx context.Context, relType, id string, refs refSet) error {
 	if len(refs) == 0 {
 		if !r.w.Has(relType, id) {
 			return nil
 		}
 		return r.w.Delete(ctx, relType, id)
 	}
-	return r.w.Put(ctx, relType, id, relationObject(refs))
+	return r.w.Put(ctx, relType, id, refs.encode())
 }
 
 // readSubCollection reads a per-object relationship in full. An object
 // without any is stored without a relationship object, as for inline ones.
 func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string) error {
-	var items []json.RawMessage
+	refs := refSet{}
 	next := fmt.Sprintf(src.SubCollection, id)
 	for next != "" {
 		var page graphPage
-		err := r.fetch(ctx, next, func(body []byte) (err error) {
+		err := r.get(ctx, next, func(body []byte) (err error) {
 			page, err = parsePage(body)
 			return err
 		})
@@ -764,10 +786,14 @@ func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string)
 		if err != nil {
 			return err
 		}
-		items = append(items, page.Value...)
+		for _, it := range page.Value {
+			if err := refs.add(it); err != nil {
+				return fmt.Errorf("%s of %s: %w: %v", src.SubRelationType, id, errMalformed, err)
+			}
+		}
 		next = page.NextLink
 	}
-	return r.putRelation(ctx, src.SubRelationType, id, items)
+	return r.putRelation(ctx, src.SubRelationType, id, refs)
 }
 
 // maybeCheckpoint makes progress durable and heartbeats it. Relationship

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entravault/entravault/activities"
 	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/tenantsim"
@@ -153,9 +154,23 @@ func BenchmarkBackupTenant(b *testing.B) {
 	h := newHarness(b, tenantsim.Options{Seed: 1, Users: users, Groups: groups, AdministrativeUnits: aus, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
 	h.b.Graph.(*worker.GraphFactory).PageSize = 0
 	scopes := []connector.Scope{connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits}
+	// The scopes run at once, as ConnectorWorkflow starts them.
 	runAll := func() (objects, requests int, bytes int64) {
-		for _, sc := range scopes {
-			res := h.mustRun(h.input(sc))
+		inputs := make([]activities.BackupInput, len(scopes))
+		for i, sc := range scopes {
+			inputs[i] = h.input(sc)
+		}
+		results := make([]activities.BackupResult, len(scopes))
+		errs := make([]error, len(scopes))
+		var wg sync.WaitGroup
+		for i := range scopes {
+			wg.Go(func() { results[i], errs[i] = h.run(inputs[i]) })
+		}
+		wg.Wait()
+		for i, res := range results {
+			if errs[i] != nil {
+				h.t.Fatal(scopes[i], errs[i])
+			}
 			for _, n := range res.Counts {
 				objects += n
 			}
