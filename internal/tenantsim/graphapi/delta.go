@@ -115,12 +115,12 @@ func deltaKind(k model.Kind, context string) handler {
 				o = c.q.project(s.t.Render(r))
 				if withMembers && (k == model.KindGroup || k == model.KindAU) {
 					for _, m := range s.t.Members(r, false) {
-						members = append(members, s.t.Ident(m))
+						members = append(members, s.ref(m, ""))
 					}
 				}
 				if k == model.KindUser {
 					if m, ok := s.t.Manager(r.Index()); ok {
-						o["manager@delta"] = []any{s.t.Ident(model.MakeRef(model.KindUser, m))}
+						o["manager@delta"] = []any{s.ref(model.MakeRef(model.KindUser, m), "")}
 					}
 				}
 			} else {
@@ -141,16 +141,16 @@ func deltaKind(k model.Kind, context string) handler {
 							if !md.Removed && !s.t.IsLive(md.Member) {
 								continue // added while deleted: hidden, as in member lists
 							}
-							m := s.t.Ident(md.Member)
+							removed := ""
 							if md.Removed {
-								m["@removed"] = map[string]any{"reason": "deleted"}
+								removed = "deleted"
 							}
-							members = append(members, m)
+							members = append(members, s.ref(md.Member, removed))
 						}
 					}
 					if it.ManagerChanged {
 						if m, ok := s.t.Manager(it.Obj.Index()); ok {
-							o["manager@delta"] = []any{s.t.Ident(model.MakeRef(model.KindUser, m))}
+							o["manager@delta"] = []any{s.ref(model.MakeRef(model.KindUser, m), "")}
 						} else {
 							o["manager@delta"] = []any{}
 						}

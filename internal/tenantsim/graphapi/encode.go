@@ -6,7 +6,18 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/entravault/entravault/internal/tenantsim/model"
 )
+
+// refJSON is a reference to a directory object in a relationship list,
+// {"@odata.type","id"} plus "@removed" in a delta. Lists of them run to
+// millions of entries in a large tenant, so they skip the map.
+type refJSON struct{ typ, id, removed string }
+
+func (s *Server) ref(r model.Ref, removed string) refJSON {
+	return refJSON{typ: r.Kind().ODataType(), id: s.t.Meta(r).ID.String(), removed: removed}
+}
 
 // appendJSON encodes the value trees the model renders (maps, slices,
 // strings, numbers, booleans, nil) with sorted object keys, like
@@ -63,6 +74,17 @@ func appendJSON(b []byte, v any) []byte {
 			b = appendString(b, e)
 		}
 		return append(b, ']')
+	case refJSON:
+		b = append(b, `{"@odata.type":`...)
+		b = appendString(b, x.typ)
+		if x.removed != "" {
+			b = append(b, `,"@removed":{"reason":`...)
+			b = appendString(b, x.removed)
+			b = append(b, '}')
+		}
+		b = append(b, `,"id":`...)
+		b = appendString(b, x.id)
+		return append(b, '}')
 	case []map[string]any:
 		b = append(b, '[')
 		for i, e := range x {

@@ -71,7 +71,7 @@ func (s *Server) expandMembers(c *reqCtx, src source, e *expansion) source {
 		items := make([]any, 0, min(len(list), expandMaxItems))
 		for _, m := range list[:min(len(list), expandMaxItems)] {
 			if idOnly {
-				items = append(items, s.t.Ident(m))
+				items = append(items, s.ref(m, ""))
 			} else {
 				items = append(items, nested.project(s.t.Render(m)))
 			}
