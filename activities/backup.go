@@ -397,7 +397,7 @@ func (r *scopeRun) storePage(ctx context.Context, src source, pg fetchedPage) (s
 	if src.Expand != "" {
 		return page.NextLink, r.storeExpanded(ctx, src, page.Value)
 	}
-	var newest string
+	var newest time.Time
 	for _, raw := range page.Value {
 		ms, err := splitObject(raw)
 		if err != nil {
@@ -416,20 +416,25 @@ func (r *scopeRun) storePage(ctx context.Context, src source, pg fetchedPage) (s
 			}
 			continue
 		}
+		if src.LogTimeField != "" {
+			at := recordTime(ms, src.LogTimeField)
+			if at.After(newest) {
+				newest = at
+			}
+			if err := r.put(ctx, src.ObjType, LogKey(at, id), raw); err != nil {
+				return "", err
+			}
+			continue
+		}
 		if err := r.store(ctx, src, id, raw, ms); err != nil {
 			return "", err
 		}
-		if src.LogTimeField != "" {
-			var ts string
-			if v, ok := find(ms, src.LogTimeField); ok && json.Unmarshal(v, &ts) == nil && ts > newest {
-				newest = ts
-			}
-		}
 	}
-	if src.LogTimeField != "" && newest != "" {
+	if src.LogTimeField != "" && !newest.IsZero() {
 		key := "watermark." + src.Name
-		if cur := r.currentState(key); newest > cur {
-			r.w.SetState(key, newest)
+		cur, err := time.Parse(time.RFC3339Nano, r.currentState(key))
+		if err != nil || newest.After(cur) {
+			r.w.SetState(key, newest.Format(time.RFC3339Nano))
 		}
 	}
 	if page.DeltaLink != "" {

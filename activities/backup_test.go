@@ -302,6 +302,9 @@ func (h *harness) stored(snap string) objects {
 				delete(o, typ)
 				return nil
 			}
+			if typ == "signIn" || typ == "directoryAudit" {
+				id = h.logRecordID(id, raw)
+			}
 			o[typ][id] = canonical(h.t, raw)
 		}
 		return nil
@@ -518,6 +521,29 @@ func TestFaultsAndThrottlingCompleteWithoutEarlyRetries(t *testing.T) {
 }
 
 // logsSince keeps the ground truth's records stamped at or after since.
+// logRecordID checks that a log record is stored under its time and id
+// (the key that partitions logs by time) and returns the id.
+func (h *harness) logRecordID(key string, raw []byte) string {
+	h.t.Helper()
+	at, id, ok := activities.SplitLogKey(key)
+	var rec struct {
+		ID       string    `json:"id"`
+		Created  time.Time `json:"createdDateTime"`
+		Activity time.Time `json:"activityDateTime"`
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil || !ok {
+		h.t.Fatalf("log key %q: %v", key, err)
+	}
+	when := rec.Created
+	if when.IsZero() {
+		when = rec.Activity
+	}
+	if id != rec.ID || !at.Equal(when) {
+		h.t.Fatalf("log key %q for record %s at %s", key, rec.ID, when)
+	}
+	return id
+}
+
 func logsSince(t testing.TB, want objects, typ, field string, since time.Time) objects {
 	out := objects{typ: {}}
 	for id, raw := range want[typ] {

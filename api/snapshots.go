@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/entravault/entravault/activities"
 	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/repository/jsondiff"
@@ -41,8 +42,8 @@ func init() {
 	paths["/api/v1/connectors/{id}/snapshots"] = map[string]any{"get": withParams(op("Snapshots of the connector, newest first; from inclusive, to exclusive (RFC 3339); paged by cursor", true),
 		id, query("scope"), query("from"), query("to"), query("limit"), query("cursor"))}
 	paths["/api/v1/connectors/{id}/snapshots/{sid}"] = map[string]any{"get": withParams(op("One snapshot: time, scope, object counts per type, per-scope state", true), id, path("sid"))}
-	paths["/api/v1/connectors/{id}/snapshots/{sid}/objects"] = map[string]any{"get": withParams(op("Objects of a snapshot in type/id order; q searches id, displayName, userPrincipalName and mail", true),
-		id, path("sid"), query("type"), query("q"), query("limit"), query("cursor"))}
+	paths["/api/v1/connectors/{id}/snapshots/{sid}/objects"] = map[string]any{"get": withParams(op("Objects of a snapshot in type/id order (activity logs: in time order, keyed <time>_<id>); q searches id, displayName, userPrincipalName and mail; since (RFC 3339, activity logs only) starts at a time", true),
+		id, path("sid"), query("type"), query("q"), query("since"), query("limit"), query("cursor"))}
 	paths["/api/v1/connectors/{id}/snapshots/{sid}/export"] = map[string]any{"get": withParams(op("The snapshot as a tar.gz of <type>/<id>.json files with sorted keys and stable formatting", true),
 		id, path("sid"), query("type"))}
 	paths["/api/v1/connectors/{id}/objects/{oid}"] = map[string]any{"get": withParams(op("An object's stored JSON, exactly as Graph returned it, at snapshot `at` (default: the newest holding it)", true),
@@ -340,6 +341,18 @@ func (s *snapshotService) listObjects(c echo.Context, connectorID string) error 
 		}
 		return c.JSON(http.StatusOK, out)
 	}
+	if since := c.QueryParam("since"); since != "" && cur.Type == "" {
+		// Log records are keyed by time: start the scan there.
+		at, err := time.Parse(time.RFC3339Nano, since)
+		logType, isLog := logObjectTypes[info.Scope]
+		switch {
+		case !isLog:
+			return apiError(http.StatusBadRequest, "bad_request", "since applies to activity-log snapshots only", nil)
+		case err != nil:
+			return apiError(http.StatusBadRequest, "bad_request", "since must be an RFC 3339 time", nil)
+		}
+		typ, cur.Type, cur.ID = logType, logType, activities.LogKey(at, "")
+	}
 	var last ObjectSummary
 	err = s.repo.Scan(ctx, info.ID, typ, cur.Type, cur.ID, func(t, id string, load func() ([]byte, error)) error {
 		if len(out.Objects) == limit {
@@ -363,6 +376,9 @@ func (s *snapshotService) listObjects(c echo.Context, connectorID string) error 
 	}
 	return c.JSON(http.StatusOK, out)
 }
+
+// logObjectTypes is the record type of each activity-log scope.
+var logObjectTypes = map[string]string{string(connector.ScopeSignIns): "signIn", string(connector.ScopeDirectoryAudits): "directoryAudit"}
 
 func validObjectID(id string) bool {
 	if id == "" || len(id) > 256 {

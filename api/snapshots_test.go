@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/entravault/entravault/activities"
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/repository/jsondiff"
 )
@@ -473,9 +475,42 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 }
 
 func audit(id string, at time.Time, target, prop string) stored {
-	return stored{"directoryAudit", id, `{"id":"` + id + `","activityDisplayName":"Update user","activityDateTime":"` + at.Format(time.RFC3339) +
+	return stored{"directoryAudit", activities.LogKey(at, id), `{"id":"` + id + `","activityDisplayName":"Update user","activityDateTime":"` + at.Format(time.RFC3339) +
 		`","result":"success","initiatedBy":{"user":{"id":"x","userPrincipalName":"admin@contoso.com"},"app":null},` +
 		`"targetResources":[{"id":"` + target + `","type":"User","modifiedProperties":[{"displayName":"` + prop + `","oldValue":"a","newValue":"b"}]}]}`}
+}
+
+func TestListLogObjectsSince(t *testing.T) {
+	f := newFixture(t)
+	var records []stored
+	for i := range 5 { // stored out of time order: keys sort them
+		records = append(records, audit(fmt.Sprintf("a%d", i), t0.Add(time.Duration(4-i)*time.Hour), "u1", "JobTitle"))
+	}
+	snap := commit(t, f.svc.repo, conn, "directory_audits", "", t0.Add(5*time.Hour), records...)
+	ids := func(l ObjectList) (out []string) {
+		for _, o := range l.Objects {
+			_, id, _ := activities.SplitLogKey(o.ID)
+			out = append(out, id)
+		}
+		return out
+	}
+	l := get[ObjectList](t, f, (*snapshotService).listObjects, "/", "sid", string(snap.ID))
+	if got := ids(l); !slices.Equal(got, []string{"a4", "a3", "a2", "a1", "a0"}) {
+		t.Errorf("all: %v, want oldest first", got)
+	}
+	since := url.QueryEscape(t0.Add(2 * time.Hour).Format(time.RFC3339))
+	l = get[ObjectList](t, f, (*snapshotService).listObjects, "/?limit=2&since="+since, "sid", string(snap.ID))
+	if got := ids(l); !slices.Equal(got, []string{"a2", "a1"}) || l.NextCursor == "" {
+		t.Fatalf("since: %v next %q, want a2 a1 and more", got, l.NextCursor)
+	}
+	l = get[ObjectList](t, f, (*snapshotService).listObjects, "/?since="+since+"&cursor="+l.NextCursor, "sid", string(snap.ID))
+	if got := ids(l); !slices.Equal(got, []string{"a0"}) {
+		t.Errorf("next page: %v, want a0", got)
+	}
+	_, err := call(t, f, (*snapshotService).listObjects, "/?since=yesterday", "sid", string(snap.ID))
+	wantAPIError(t, err, http.StatusBadRequest, "bad_request")
+	_, err = call(t, f, (*snapshotService).listObjects, "/?since="+since, "sid", string(f.s1.ID))
+	wantAPIError(t, err, http.StatusBadRequest, "bad_request")
 }
 
 func TestDiffAudits(t *testing.T) {
