@@ -22,7 +22,8 @@ type Backup struct {
 	// LogOverlap re-reads this much before the last log watermark, since
 	// Entra ingests records late; duplicates merge by id.
 	LogOverlap time.Duration
-	// FullResyncEvery forces a full read now and then to bound drift.
+	// FullResyncEvery forces a full read now and then to bound drift,
+	// unless the connector sets its own period (BackupInput).
 	FullResyncEvery time.Duration
 	// ReportsInterval spaces activity-log requests to stay inside Graph's
 	// reports budget (5 requests per 10 s per app and tenant) instead of
@@ -236,9 +237,13 @@ func (r *scopeRun) needsFull() bool {
 			return true // plain lists are always read whole
 		}
 	}
-	if r.b.FullResyncEvery > 0 {
+	every := r.in.FullResyncEvery
+	if every <= 0 {
+		every = r.b.FullResyncEvery
+	}
+	if every > 0 {
 		last, err := time.Parse(time.RFC3339, r.parent.State[stateLastFull])
-		if err != nil || r.in.Time.Sub(last) >= r.b.FullResyncEvery {
+		if err != nil || r.in.Time.Sub(last) >= every {
 			return true
 		}
 	}

@@ -794,13 +794,16 @@ func TestPeriodicFullResync(t *testing.T) {
 	h.b.FullResyncEvery = time.Hour
 	first := h.input(connector.ScopeUsers)
 	h.mustRun(first)
+	lastFull := first.Time
 	tests := []struct {
 		name        string
-		after       time.Duration
+		after       time.Duration // since the first run, or the last full one for the connector's own period
 		incremental bool
 	}{
 		{"within the period", 30 * time.Minute, true},
 		{"period elapsed", 2 * time.Hour, false},
+		{"connector's own period elapsed", 20 * time.Minute, false},
+		{"connector's own period not elapsed", 10 * time.Minute, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -808,7 +811,15 @@ func TestPeriodicFullResync(t *testing.T) {
 			h.sim.Churn(3)
 			in := h.input(connector.ScopeUsers)
 			in.Time = first.Time.Add(tc.after)
+			if strings.HasPrefix(tc.name, "connector's") {
+				// A connector's schedule.full_resync overrides the worker's.
+				in.FullResyncEvery = 15 * time.Minute
+				in.Time = lastFull.Add(tc.after)
+			}
 			res := h.mustRun(in)
+			if !res.Incremental {
+				lastFull = in.Time
+			}
 			if res.Incremental != tc.incremental || res.Resynced {
 				t.Errorf("incremental=%v resynced=%v, want incremental=%v", res.Incremental, res.Resynced, tc.incremental)
 			}

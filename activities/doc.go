@@ -27,8 +27,9 @@
 //
 // Delta links and log watermarks live in the snapshot state; the next run
 // applies only changes onto its parent and yields a complete snapshot.
-// Group owners are not tracked by delta: they are read for new or changed
-// groups, and in full on every full sync (FullResyncEvery bounds drift).
+// Group owners are not tracked by delta: every run lists all groups with
+// $expand=owners (100 a request) and stores the owner lists that changed.
+// A full resync every schedule.full_resync (default 7 days) bounds drift.
 // The activity heartbeats a repository checkpoint and the Graph cursor; a
 // retried attempt resumes from them and reads only what came after.
 package activities

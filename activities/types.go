@@ -44,6 +44,9 @@ type BackupInput struct {
 	LogSince time.Time
 	// ForceFull ignores delta links, e.g. on the periodic full resync.
 	ForceFull bool
+	// FullResyncEvery is the connector's full-resync period; 0 means the
+	// worker's default.
+	FullResyncEvery time.Duration `json:",omitempty"`
 	Time      time.Time
 	// HeartbeatTimeout overrides how soon a lost worker is noticed and the
 	// run retried elsewhere (default 2 minutes).

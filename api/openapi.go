@@ -24,7 +24,7 @@ var openAPI = map[string]any{
 			"ConnectorConfig": obj(map[string]any{
 				"name": str(), "tenant": str(), "kind": map[string]any{"type": "string", "enum": []string{"directory", "activity_logs"}},
 				"scopes":           map[string]any{"type": "object", "description": "users, groups {all|include, members}, administrative_units {all|include}, roles, applications, policies {conditional_access, named_locations, authentication_methods, authorization}, sign_ins, directory_audits"},
-				"initial_log_span": str(), "schedule": obj(map[string]any{"interval": str()}),
+				"initial_log_span": str(), "schedule": obj(map[string]any{"interval": str(), "full_resync": str()}),
 				"retention": obj(map[string]any{"days": integer(), "keep_last": integer(), "keep_daily": integer(), "keep_weekly": integer(), "keep_monthly": integer(), "keep_yearly": integer()}),
 				"access":    map[string]any{"type": "array", "items": str()},
 			}),

@@ -444,7 +444,7 @@ func (c *connectorRun) startBackup(ctx workflow.Context, sc connector.Scope, tri
 	wfID := fmt.Sprintf("%s/backup/%s", ConnectorWorkflowID(s.ConnectorID), runID)
 	in := activities.BackupInput{
 		ConnectorID: s.ConnectorID, TenantID: s.TenantID, RunID: runID, Scope: sc,
-		Scopes: s.Config.Scopes, Time: now,
+		Scopes: s.Config.Scopes, Time: now, FullResyncEvery: s.Config.FullResyncDuration(),
 	}
 	st := c.scope(sc)
 	if sc.IsActivityLog() && st.LastSnapshot == "" {

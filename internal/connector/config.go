@@ -85,6 +85,9 @@ type PolicyScope struct {
 // Schedule of recurring backups.
 type Schedule struct {
 	Interval string `json:"interval"` // Go duration or days: "6h", "1d"
+	// FullResync forces a full read of delta scopes this often ("7d"),
+	// bounding drift delta could miss; directory connectors only.
+	FullResync string `json:"full_resync,omitempty"`
 }
 
 // Retention of snapshots, applied by the daily cleanup.
@@ -145,6 +148,9 @@ const (
 	MaxLogSpan      = 30 * 24 * time.Hour // Entra keeps logs 30 days at most
 	DefaultInterval = "24h"
 	DefaultLogSpan  = "7d"
+	MinFullResync   = time.Hour
+	// DefaultFullResync is the full-resync period when none is set.
+	DefaultFullResync = "7d"
 )
 
 // Normalize fills defaults: a daily schedule, a 7-day initial log span for
@@ -154,6 +160,9 @@ func (c *Config) Normalize() {
 	c.Tenant = strings.ToLower(strings.TrimSpace(c.Tenant))
 	if c.Schedule.Interval == "" {
 		c.Schedule.Interval = DefaultInterval
+	}
+	if c.Kind != KindActivityLogs && c.Schedule.FullResync == "" {
+		c.Schedule.FullResync = DefaultFullResync
 	}
 	if c.Kind == KindActivityLogs && c.InitialLogSpan == "" {
 		c.InitialLogSpan = DefaultLogSpan
@@ -221,6 +230,15 @@ func (c Config) Validate() error {
 	} else if d < MinInterval {
 		bad("schedule.interval", "at least %s", MinInterval)
 	}
+	if f := c.Schedule.FullResync; f != "" {
+		if d, err := parseDuration(f); err != nil {
+			bad("schedule.full_resync", "must be a duration such as 168h or 7d")
+		} else if d < MinFullResync {
+			bad("schedule.full_resync", "at least %s", MinFullResync)
+		} else if c.Kind == KindActivityLogs {
+			bad("schedule.full_resync", "activity logs are never resynced: leave it out")
+		}
+	}
 	r := c.Retention
 	for field, v := range map[string]int{"days": r.Days, "keep_last": r.KeepLast, "keep_daily": r.KeepDaily, "keep_weekly": r.KeepWeekly, "keep_monthly": r.KeepMonthly, "keep_yearly": r.KeepYearly} {
 		if v < 0 {
@@ -262,6 +280,12 @@ func checkInclude(bad func(string, string, ...any), field string, all bool, incl
 // IntervalDuration is the schedule interval; Validate has accepted it.
 func (c Config) IntervalDuration() time.Duration {
 	d, _ := parseDuration(c.Schedule.Interval)
+	return d
+}
+
+// FullResyncDuration is the full-resync period, or 0 for the default.
+func (c Config) FullResyncDuration() time.Duration {
+	d, _ := parseDuration(c.Schedule.FullResync)
 	return d
 }
 

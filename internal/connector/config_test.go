@@ -38,6 +38,8 @@ func TestValidateListsEveryBadField(t *testing.T) {
 		{"group include and all", func(c *Config) { c.Scopes.Groups.Include = []string{"x"} }, []string{"scopes.groups", "scopes.groups.include[0]"}},
 		{"interval too short", func(c *Config) { c.Schedule.Interval = "1m" }, []string{"schedule.interval"}},
 		{"interval garbage", func(c *Config) { c.Schedule.Interval = "often" }, []string{"schedule.interval"}},
+		{"full resync too often", func(c *Config) { c.Schedule.FullResync = "10m" }, []string{"schedule.full_resync"}},
+		{"full resync garbage", func(c *Config) { c.Schedule.FullResync = "weekly" }, []string{"schedule.full_resync"}},
 		{"negative retention", func(c *Config) { c.Retention.KeepLast = -1 }, []string{"retention.keep_last"}},
 		{"log span on directory", func(c *Config) { c.InitialLogSpan = "3d" }, []string{"initial_log_span"}},
 		{"empty policy scope", func(c *Config) { c.Scopes.Policies = &PolicyScope{} }, []string{"scopes.policies"}},
