@@ -43,6 +43,7 @@ type backupProgress struct {
 	Objects    int                    `json:"objects"`
 	Changed    int                    `json:"changed"`
 	Removed    int                    `json:"removed"`
+	BytesRead  int64                  `json:"bytesRead,omitempty"`
 	// HTTP attempts, throttled responses and waits of earlier attempts of
 	// this activity, added to this attempt's CallStats in the result.
 	HTTPRequests int   `json:"httpRequests,omitempty"`
@@ -62,6 +63,7 @@ type LiveProgress struct {
 	Objects   int    `json:"objects"`
 	Changed   int    `json:"changed"`
 	Removed   int    `json:"removed"`
+	BytesRead int64  `json:"bytesRead"` // response bodies read from Graph
 	Throttled int    `json:"throttled"`
 	WaitedMs  int64  `json:"waitedMs"`
 }
@@ -71,7 +73,7 @@ func (r *scopeRun) heartbeat(ctx context.Context) {
 	hb := r.saved
 	_, throttled, waited := r.httpTotals()
 	hb.Live = &LiveProgress{Source: r.sources[min(r.p.Source, len(r.sources)-1)].Name, Pages: r.p.Pages, Requests: r.p.Requests,
-		Objects: r.p.Objects, Changed: r.p.Changed, Removed: r.p.Removed, Throttled: throttled, WaitedMs: waited}
+		Objects: r.p.Objects, Changed: r.p.Changed, Removed: r.p.Removed, BytesRead: r.p.BytesRead, Throttled: throttled, WaitedMs: waited}
 	activity.RecordHeartbeat(ctx, hb)
 }
 
@@ -121,7 +123,7 @@ func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult,
 			return BackupResult{}, err
 		}
 		run.p.Resynced = true
-		run.p.Requests, run.p.Pages = before.Requests, before.Pages
+		run.p.Requests, run.p.Pages, run.p.BytesRead = before.Requests, before.Pages, before.BytesRead
 		run.p.HTTPRequests, run.p.Throttled, run.p.WaitedMs = before.HTTPRequests, before.Throttled, before.WaitedMs
 		res, err = run.readAll(ctx)
 	}
@@ -268,6 +270,7 @@ func (r *scopeRun) readAll(ctx context.Context) (BackupResult, error) {
 			}
 			ahead = nil
 			r.p.Requests += pg.attempts
+			r.p.BytesRead += pg.bytes
 			if pg.err != nil {
 				return BackupResult{}, pg.err
 			}
@@ -298,7 +301,7 @@ func (r *scopeRun) readAll(ctx context.Context) (BackupResult, error) {
 	r.totals()
 	return BackupResult{
 		SnapshotID: string(info.ID), Counts: info.Counts, Bytes: info.Bytes,
-		Changed: r.p.Changed, Removed: r.p.Removed, Pages: r.p.Pages, Requests: r.p.HTTPRequests,
+		Changed: r.p.Changed, Removed: r.p.Removed, Pages: r.p.Pages, Requests: r.p.HTTPRequests, BytesRead: r.p.BytesRead,
 		Throttled: r.p.Throttled, WaitedMs: r.p.WaitedMs,
 		Resynced: r.p.Resynced, Incremental: !r.p.Full,
 	}, nil
@@ -342,6 +345,7 @@ type graphPage struct {
 type fetchedPage struct {
 	page     graphPage
 	single   []member // a singleton's members
+	bytes    int64    // the body's size
 	attempts int
 	err      error
 }
@@ -350,6 +354,7 @@ type fetchedPage struct {
 // so a prefetch may call it beside the goroutine storing pages.
 func (r *scopeRun) fetchPage(ctx context.Context, src source, pageURL string) (pg fetchedPage) {
 	pg.attempts, pg.err = r.fetch(ctx, pageURL, func(body []byte) (err error) {
+		pg.bytes = int64(len(body))
 		if src.Singleton {
 			pg.single, err = splitObject(body)
 			return err
@@ -662,9 +667,13 @@ func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) err
 	}
 }
 
-// get is fetch for the goroutine storing pages: it counts the requests.
+// get is fetch for the goroutine storing pages: it counts the requests
+// and the bytes read.
 func (r *scopeRun) get(ctx context.Context, url string, parse func([]byte) error) error {
-	n, err := r.fetch(ctx, url, parse)
+	n, err := r.fetch(ctx, url, func(body []byte) error {
+		r.p.BytesRead += int64(len(body))
+		return parse(body)
+	})
 	r.p.Requests += n
 	return err
 }

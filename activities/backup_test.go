@@ -394,8 +394,8 @@ func TestFullBackupEqualsGroundTruth(t *testing.T) {
 		t.Run(string(scope), func(t *testing.T) {
 			h.t = t
 			res := h.mustRun(h.input(scope))
-			if res.Incremental || res.SnapshotID == "" || res.Requests == 0 || res.Pages == 0 {
-				t.Errorf("result %+v: want a full run with requests and pages", res)
+			if res.Incremental || res.SnapshotID == "" || res.Requests == 0 || res.Pages == 0 || res.BytesRead < int64(res.Pages)*50 {
+				t.Errorf("result %+v: want a full run with requests, pages and bytes read", res)
 			}
 			h.checkScope(scope, res.SnapshotID)
 		})

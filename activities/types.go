@@ -59,7 +59,8 @@ type BackupResult struct {
 	Counts      map[string]int `json:"counts"`
 	Changed     int            `json:"changed"`
 	Removed     int            `json:"removed"`
-	Bytes       int64          `json:"bytes"`
+	Bytes       int64          `json:"bytes"`      // JSON the snapshot holds
+	BytesRead   int64          `json:"bytes_read"` // response bodies read from Graph by this run
 	Pages       int            `json:"pages"`
 	Requests    int            `json:"requests"`
 	Throttled   int            `json:"throttled"`

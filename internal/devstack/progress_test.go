@@ -31,6 +31,7 @@ func TestRunProgressWhileRunning(t *testing.T) {
 				Source  string `json:"source"`
 				Pages   int    `json:"pages"`
 				Objects int    `json:"objects"`
+				Bytes   int64  `json:"bytesRead"`
 			} `json:"progress"`
 		} `json:"runs"`
 	}
@@ -39,7 +40,7 @@ func TestRunProgressWhileRunning(t *testing.T) {
 		h.call("GET", "/api/v1/connectors/"+c.ID+"/runs", nil, &runs)
 		if len(runs.Runs) > 0 && runs.Runs[0].Status == "running" && runs.Runs[0].Progress != nil {
 			p := runs.Runs[0].Progress
-			if p.Source != "users" || p.Pages < 1 || p.Objects < 1 || p.Attempt != 1 {
+			if p.Source != "users" || p.Pages < 1 || p.Objects < 1 || p.Bytes < 1000 || p.Attempt != 1 {
 				t.Errorf("progress %+v", p)
 			}
 			break
