@@ -47,7 +47,7 @@ type BackupInput struct {
 	// FullResyncEvery is the connector's full-resync period; 0 means the
 	// worker's default.
 	FullResyncEvery time.Duration `json:",omitempty"`
-	Time      time.Time
+	Time            time.Time
 	// HeartbeatTimeout overrides how soon a lost worker is noticed and the
 	// run retried elsewhere (default 2 minutes).
 	HeartbeatTimeout time.Duration `json:",omitempty"`
