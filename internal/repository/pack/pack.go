@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/entravault/entravault/internal/repository/content"
@@ -138,12 +139,16 @@ func (b *Builder) Seal() (string, []byte, *Header) {
 	out := make([]byte, 0, int(off)+len(plainHdr)+crypto.Overhead+trailerSize)
 	for i, z := range b.groups {
 		out = b.keys.Seal(out, nonce(b.keys, name, uint32(i)), z, ad(name, uint32(i)))
+		b.groups[i] = nil // sealed: let the plaintext go before the upload
 	}
 	start := len(out)
 	out = b.keys.Seal(out, nonce(b.keys, name, headerIndex), plainHdr, ad(name, headerIndex))
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(out)-start))
 	out = append(out, magic...)
-	return name, out, &b.hdr
+	// A header of its own, trimmed: callers index it for the repository's
+	// lifetime, and &b.hdr would keep the builder and its compressed groups
+	// alive with it (that was most of a backup's heap, growing per pack).
+	return name, out, &Header{Groups: slices.Clone(b.hdr.Groups), Entries: slices.Clone(b.hdr.Entries)}
 }
 
 func nonce(k *crypto.Keys, name string, i uint32) []byte {
