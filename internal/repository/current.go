@@ -15,19 +15,21 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 		return nil, err
 	}
 	key := objKey(objType, id)
-	e, ok := w.changes[key]
-	switch {
-	case ok && e.deleted:
-		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
-	case !ok && w.seen != nil && !w.hasSeen(key):
+	e, ok, err := w.changed(key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		// A full run starts from nothing: the parent's objects count only
 		// once Put again.
-		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
-	case !ok:
-		var had bool
-		if e, had = w.prev(key); !had {
+		i, inParent := w.parentIndex(key)
+		if !inParent || (w.opts.Full && !w.hasSeen(i)) {
 			return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
 		}
+		e = w.parentList[i]
+	}
+	if e.deleted {
+		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
 	}
 	if raw, ok := w.recent[e.cid]; ok {
 		return append([]byte(nil), raw...), nil
@@ -43,9 +45,4 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 		return nil, fmt.Errorf("%s %s: %w", objType, id, err)
 	}
 	return append([]byte(nil), raw...), nil
-}
-
-func (w *Writer) hasSeen(key string) bool {
-	_, ok := w.seen[key]
-	return ok
 }

@@ -95,10 +95,11 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 
 // Builder accumulates compressed groups until Seal. Not safe for concurrent use.
 type Builder struct {
-	keys   *crypto.Keys
-	groups [][]byte // compressed plaintext
-	hdr    Header
-	size   int
+	keys    *crypto.Keys
+	groups  [][]byte // compressed plaintext
+	scratch []byte
+	hdr     Header
+	size    int
 }
 
 // NewBuilder returns an empty pack builder.
@@ -108,7 +109,10 @@ func NewBuilder(keys *crypto.Keys) *Builder { return &Builder{keys: keys} }
 // one group. plain may be reused by the caller afterwards.
 func (b *Builder) AddGroup(plain []byte, items []Item) {
 	e, _ := codecs()
-	z := e.EncodeAll(plain, make([]byte, 0, len(plain)/3))
+	// Compress into scratch, keep an exact copy: a pack holds hundreds of
+	// groups, and len(plain)/3 of capacity each is twice what JSON needs.
+	b.scratch = e.EncodeAll(plain, b.scratch[:0])
+	z := slices.Clone(b.scratch)
 	g := uint32(len(b.groups))
 	b.groups = append(b.groups, z)
 	b.hdr.Groups = append(b.hdr.Groups, Group{RawLen: uint32(len(plain)), Sum: sha256.Sum256(z)})
