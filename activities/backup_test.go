@@ -646,7 +646,7 @@ func TestResumeFromHeartbeatAfterInterruption(t *testing.T) {
 			sdk := h.b.Graph
 			// A twin repository runs the same backups uninterrupted, to
 			// count what a whole run costs.
-			twin := &harness{t: t, sim: h.sim, repo: repository.TestRepository(t)}
+			twin := &harness{t: t, sim: h.sim, tenant: h.tenant, repo: repository.TestRepository(t)}
 			baseline := &countingGraphs{GraphFactory: sdk}
 			twin.b = &activities.Backup{Graph: baseline, Repo: twin.repo}
 			h.b.CheckpointEvery = time.Nanosecond // checkpoint after every page
