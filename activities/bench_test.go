@@ -86,9 +86,7 @@ func benchUsers(b *testing.B, users int) {
 		var bytes int64
 		for b.Loop() {
 			b.StopTimer()
-			h.repo.Close() // a fresh repository each time: every run is full
-			h.repo = newFileRepo(b)
-			h.b.Repo = h.repo
+			h.freshRepo(b) // a fresh repository each time: every run is full
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
@@ -109,9 +107,7 @@ func benchUsers(b *testing.B, users int) {
 		var peak uint64
 		for b.Loop() {
 			b.StopTimer()
-			h.repo.Close()
-			h.repo = newFileRepo(b)
-			h.b.Repo = h.repo
+			h.freshRepo(b)
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
@@ -137,6 +133,13 @@ func benchUsers(b *testing.B, users int) {
 		b.ReportMetric(float64(changed), "changed/run")
 		b.ReportMetric(float64(requests), "requests/run")
 	})
+}
+
+// freshRepo replaces the harness's repository with a new, empty one.
+func (h *harness) freshRepo(tb testing.TB) {
+	h.repo.Close()
+	h.repo = newFileRepo(tb)
+	h.b.Repo = h.repo
 }
 
 // newFileRepo opens a file:// repository in a temporary folder; the
@@ -190,9 +193,7 @@ func BenchmarkBackupTenant(b *testing.B) {
 		var peak uint64
 		for b.Loop() {
 			b.StopTimer()
-			h.repo.Close()
-			h.repo = newFileRepo(b)
-			h.b.Repo = h.repo
+			h.freshRepo(b)
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

@@ -103,9 +103,7 @@ func benchUsersRSS(b *testing.B, users int) {
 	var peakRSS, baseRSS, peakHeap uint64
 	for b.Loop() {
 		b.StopTimer()
-		h.repo.Close() // a fresh repository each time: every run is full
-		h.repo = newFileRepo(b)
-		h.b.Repo = h.repo
+		h.freshRepo(b) // a fresh repository each time: every run is full
 		debug.FreeOSMemory()
 		if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 			b.Fatalf("reset peak RSS: %v", err)
