@@ -87,7 +87,7 @@ func writeRun(es []entry) (*spillRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: spill: %w", err)
 	}
-	_ = os.Remove(f.Name()) // open files outlive their name; nothing is left after a crash
+	_ = os.Remove(f.Name()) // open files outlive their name (not on Windows: close removes it)
 	run := &spillRun{f: f}
 	bw := bufio.NewWriterSize(f, 64<<10)
 	var rec []byte
@@ -100,10 +100,16 @@ func writeRun(es []entry) (*spillRun, error) {
 		run.size += int64(len(rec))
 	}
 	if err := bw.Flush(); err != nil {
-		f.Close()
+		run.close()
 		return nil, fmt.Errorf("writer: spill: %w", err)
 	}
 	return run, nil
+}
+
+// close closes and removes the run's file.
+func (s *spillRun) close() {
+	s.f.Close()
+	_ = os.Remove(s.f.Name())
 }
 
 func (s *spillRun) reader(off int64) *bufio.Reader {

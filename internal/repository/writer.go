@@ -689,7 +689,7 @@ func (w *Writer) finish(ctx context.Context) {
 	w.pk.close()
 	w.lock.release(ctx)
 	for _, run := range w.runs {
-		run.f.Close()
+		run.close()
 	}
 	w.runs = nil
 }
