@@ -21,7 +21,7 @@ type WriterOptions struct {
 	Connector, Scope string
 	// Parent is the previous snapshot of the same scope. Its objects are
 	// carried over unless Put (changed) or Deleted; unchanged Puts cost a
-	// hash and a map lookup.
+	// hash and a lookup (a binary search of the parent).
 	Parent SnapshotID
 	// Time is the snapshot time; zero means now.
 	Time time.Time
