@@ -35,22 +35,28 @@ import (
 // harness is one simulated tenant, one repository and the backup activity
 // wired with the real Graph SDK.
 type harness struct {
-	t    testing.TB
-	sim  *tenantsim.Simulator
-	repo *repository.Repository
-	b    *activities.Backup
-	n    int // runs so far, to give each run a later time
+	t      testing.TB
+	sim    *tenantsim.Simulator // nil when the simulator runs in another process
+	tenant string
+	repo   *repository.Repository
+	b      *activities.Backup
+	n      int // runs so far, to give each run a later time
 }
 
 func newHarness(t testing.TB, opts tenantsim.Options) *harness {
 	t.Helper()
 	sim := tenantsim.NewTest(t, opts)
-	cr := sim.Credentials()
+	h := harnessFor(t, sim.Credentials(), repository.TestRepository(t))
+	h.sim = sim
+	return h
+}
+
+// harnessFor wires the backup activity to the tenant behind cr and repo.
+func harnessFor(t testing.TB, cr tenantsim.Credentials, repo *repository.Repository) *harness {
 	// Pages of 100 items give small tenants many pages to resume between.
 	f := &worker.GraphFactory{Base: graph.Config{ClientID: cr.BackupApp.ClientID, ClientSecret: cr.BackupApp.ClientSecret,
 		AuthorityHost: cr.AuthorityHost, GraphURL: cr.GraphURL, CACertPath: cr.CACertPath}, PageSize: 100}
-	repo := repository.TestRepository(t)
-	return &harness{t: t, sim: sim, repo: repo, b: &activities.Backup{Graph: f, Repo: repo}}
+	return &harness{t: t, tenant: cr.TenantID, repo: repo, b: &activities.Backup{Graph: f, Repo: repo}}
 }
 
 // allScopes configures every scope, groups with members.
@@ -63,7 +69,7 @@ var allScopes = connector.Scopes{
 
 func (h *harness) input(scope connector.Scope) activities.BackupInput {
 	h.n++
-	return activities.BackupInput{ConnectorID: "c1", TenantID: h.sim.Credentials().TenantID, RunID: fmt.Sprint("run", h.n),
+	return activities.BackupInput{ConnectorID: "c1", TenantID: h.tenant, RunID: fmt.Sprint("run", h.n),
 		Scope: scope, Scopes: allScopes, Time: time.Now().Add(time.Duration(h.n) * time.Second)}
 }
 
@@ -667,7 +673,7 @@ func TestResumeFromHeartbeatAfterInterruption(t *testing.T) {
 			sdk := h.b.Graph
 			// A twin repository runs the same backups uninterrupted, to
 			// count what a whole run costs.
-			twin := &harness{t: t, sim: h.sim, repo: repository.TestRepository(t)}
+			twin := &harness{t: t, sim: h.sim, tenant: h.tenant, repo: repository.TestRepository(t)}
 			baseline := &countingGraphs{GraphFactory: sdk}
 			twin.b = &activities.Backup{Graph: baseline, Repo: twin.repo}
 			h.b.CheckpointEvery = time.Nanosecond // checkpoint after every page

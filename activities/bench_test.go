@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,8 +21,10 @@ import (
 // heapPeak samples the Go heap until stop is called and returns the peak.
 // With live, each sample follows a GC, so it measures live data rather than
 // garbage not yet collected (and slows the run). The simulator shares the
-// process, so the figure includes its tenant.
-func heapPeak(live bool) (stop func() uint64) {
+// process, so the figure includes its tenant. With profile set, a heap
+// profile is written there whenever the heap grows 5% past the last one, so
+// the file ends up describing the peak.
+func heapPeak(live bool, profile string) (stop func() uint64) {
 	var peak atomic.Uint64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -29,6 +32,7 @@ func heapPeak(live bool) (stop func() uint64) {
 	go func() {
 		defer wg.Done()
 		var ms runtime.MemStats
+		var profiled uint64
 		for {
 			if live {
 				runtime.GC()
@@ -36,6 +40,10 @@ func heapPeak(live bool) (stop func() uint64) {
 			runtime.ReadMemStats(&ms)
 			if ms.HeapInuse > peak.Load() {
 				peak.Store(ms.HeapInuse)
+			}
+			if profile != "" && ms.HeapInuse > profiled+profiled/20 {
+				profiled = ms.HeapInuse
+				writeHeapProfile(profile)
 			}
 			select {
 			case <-done:
@@ -45,6 +53,15 @@ func heapPeak(live bool) (stop func() uint64) {
 		}
 	}()
 	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
+}
+
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
 }
 
 // BenchmarkBackupUsers backs up the users scope (with managers) of a
@@ -70,14 +87,12 @@ func benchUsers(b *testing.B, users int) {
 		var bytes int64
 		for b.Loop() {
 			b.StopTimer()
-			h.repo.Close() // a fresh repository each time: every run is full
-			h.repo = newFileRepo(b)
-			h.b.Repo = h.repo
+			h.freshRepo(b) // a fresh repository each time: every run is full
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			base = ms.HeapInuse
-			stop := heapPeak(false)
+			stop := heapPeak(false, "")
 			b.StartTimer()
 			res := h.mustRun(h.input(connector.ScopeUsers))
 			peak = max(peak, stop()-base)
@@ -93,13 +108,11 @@ func benchUsers(b *testing.B, users int) {
 		var peak uint64
 		for b.Loop() {
 			b.StopTimer()
-			h.repo.Close()
-			h.repo = newFileRepo(b)
-			h.b.Repo = h.repo
+			h.freshRepo(b)
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			stop := heapPeak(true)
+			stop := heapPeak(true, "")
 			b.StartTimer()
 			h.mustRun(h.input(connector.ScopeUsers))
 			peak = max(peak, stop()-ms.HeapInuse)
@@ -121,6 +134,13 @@ func benchUsers(b *testing.B, users int) {
 		b.ReportMetric(float64(changed), "changed/run")
 		b.ReportMetric(float64(requests), "requests/run")
 	})
+}
+
+// freshRepo replaces the harness's repository with a new, empty one.
+func (h *harness) freshRepo(tb testing.TB) {
+	h.repo.Close()
+	h.repo = newFileRepo(tb)
+	h.b.Repo = h.repo
 }
 
 // newFileRepo opens a file:// repository in a temporary folder; the
@@ -188,13 +208,11 @@ func BenchmarkBackupTenant(b *testing.B) {
 		var peak uint64
 		for b.Loop() {
 			b.StopTimer()
-			h.repo.Close()
-			h.repo = newFileRepo(b)
-			h.b.Repo = h.repo
+			h.freshRepo(b)
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			stop := heapPeak(false)
+			stop := heapPeak(false, "")
 			b.StartTimer()
 			objects, requests, bytes = runAll()
 			peak = max(peak, stop()-ms.HeapInuse)

@@ -20,6 +20,8 @@ section "Tenant simulator (internal/tenantsim/...)"
 go test -run '^$' -bench . -benchmem -benchtime 3x ./internal/tenantsim/graphapi/ ./internal/tenantsim/model/
 
 section "Graph backup (activities)"
+# Includes BenchmarkBackupUsersRSS (100k and 500k users, simulator in a
+# child process): about 3 minutes.
 go test -run '^$' -bench . -benchmem -benchtime 1x ./activities/
 
 section "Connector listing, 1,000 connectors on the embedded server (internal/devstack)"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -335,5 +336,13 @@ func moduleRoot() (string, error) {
 			return "", errors.New("go.mod not found above the test directory")
 		}
 		dir = parent
+	}
+}
+
+func init() {
+	// ENTRAVAULT_SPILL_MIN=1 runs every test with the writer spilling its
+	// changes to run files at each checkpoint.
+	if v := os.Getenv("ENTRAVAULT_SPILL_MIN"); v != "" {
+		spillMin, _ = strconv.Atoi(v)
 	}
 }

@@ -14,7 +14,10 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 	if err := w.usable(); err != nil {
 		return nil, err
 	}
-	e, ok := w.lookup(objKey(objType, id))
+	e, ok, err := w.lookup(objKey(objType, id))
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
 	}
@@ -36,25 +39,27 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 
 // Has reports whether the snapshot being written holds an object so far,
 // by the same rule as Current, without reading it.
-func (w *Writer) Has(objType, id string) bool {
-	_, ok := w.lookup(objKey(objType, id))
-	return ok
+func (w *Writer) Has(objType, id string) (bool, error) {
+	if err := w.usable(); err != nil {
+		return false, err
+	}
+	_, ok, err := w.lookup(objKey(objType, id))
+	return ok, err
 }
 
-func (w *Writer) lookup(key string) (entry, bool) {
-	e, ok := w.changes[key]
-	switch {
-	case ok:
-		return e, !e.deleted
-	case w.seen != nil && !w.hasSeen(key):
+func (w *Writer) lookup(key string) (entry, bool, error) {
+	e, ok, err := w.changed(key)
+	if err != nil {
+		return entry{}, false, err
+	}
+	if !ok {
 		// A full run starts from nothing: the parent's objects count only
 		// once Put again.
-		return entry{}, false
+		i, inParent := w.parentIndex(key)
+		if !inParent || (w.opts.Full && !w.hasSeen(i)) {
+			return entry{}, false, nil
+		}
+		e = w.parentList[i]
 	}
-	return w.prev(key)
-}
-
-func (w *Writer) hasSeen(key string) bool {
-	_, ok := w.seen[key]
-	return ok
+	return e, !e.deleted, nil
 }

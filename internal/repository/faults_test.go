@@ -138,7 +138,11 @@ func TestFlippedBit(t *testing.T) {
 			}
 			// the first pack holds the first users
 			var victim packInfo
-			for _, p := range r.idx.packList() {
+			packs, err := r.packsWithEntries(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range packs {
 				if p.header.Entries[0].Kind == 1 && p.header.Entries[0].Group == 0 {
 					victim = p
 					break

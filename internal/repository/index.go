@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/entravault/entravault/internal/repository/content"
@@ -94,7 +96,11 @@ func (x *index) addPack(name string, size int64, h *pack.Header) {
 		return
 	}
 	p := uint32(len(x.packs))
-	x.packs = append(x.packs, packInfo{name: name, size: size, header: h})
+	// Only the groups stay in memory (reads need them): the entries are in
+	// byID, and prune and verify re-read them from the index files
+	// (packsWithEntries). They cost 88 bytes per object for the
+	// repository's lifetime.
+	x.packs = append(x.packs, packInfo{name: name, size: size, header: &pack.Header{Groups: h.Groups}})
 	x.byName[name] = p
 	for _, e := range h.Entries {
 		if _, ok := x.byID[e.ID]; !ok {
@@ -210,20 +216,12 @@ func (r *Repository) refreshIndex(ctx context.Context) error {
 	}
 	r.idx.mu.Unlock()
 	for _, name := range todo {
-		sealed, err := r.st.get(ctx, "index/"+name)
+		packs, err := r.readIndexFile(ctx, name)
 		if errors.Is(err, ErrNotFound) {
 			continue // removed by a concurrent prune; its packs are in its successor
 		}
 		if err != nil {
 			return err
-		}
-		plain, err := r.openBlob("index", name, sealed)
-		if err != nil {
-			return err
-		}
-		packs, err := decodeIndexFile(plain)
-		if err != nil {
-			return fmt.Errorf("%w: index/%s: %v", ErrCorrupt, name, err)
 		}
 		for _, p := range packs {
 			r.idx.addPack(p.name, p.size, p.header)
@@ -233,6 +231,61 @@ func (r *Repository) refreshIndex(ctx context.Context) error {
 		r.idx.mu.Unlock()
 	}
 	return nil
+}
+
+func (r *Repository) readIndexFile(ctx context.Context, name string) ([]packInfo, error) {
+	sealed, err := r.st.get(ctx, "index/"+name)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := r.openBlob("index", name, sealed)
+	if err != nil {
+		return nil, err
+	}
+	packs, err := decodeIndexFile(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index/%s: %v", ErrCorrupt, name, err)
+	}
+	return packs, nil
+}
+
+// packsWithEntries returns the indexed packs with their whole headers,
+// read again from the index files, for prune and verify.
+func (r *Repository) packsWithEntries(ctx context.Context) ([]packInfo, error) {
+	for attempt := 0; ; attempt++ {
+		packs := r.idx.packList()
+		r.idx.mu.RLock()
+		files := slices.Collect(maps.Keys(r.idx.files))
+		r.idx.mu.RUnlock()
+		full := make(map[string]*pack.Header, len(packs))
+		var err error
+		for _, name := range files {
+			var ps []packInfo
+			if ps, err = r.readIndexFile(ctx, name); err != nil {
+				break
+			}
+			for _, p := range ps {
+				full[p.name] = p.header
+			}
+		}
+		for i := range packs {
+			if err != nil {
+				break
+			}
+			if h, ok := full[packs[i].name]; ok {
+				packs[i].header = h
+			} else {
+				err = fmt.Errorf("%w: pack %s in no index file", ErrNotFound, packs[i].name)
+			}
+		}
+		if err == nil || !errors.Is(err, ErrNotFound) || attempt > 0 {
+			return packs, err
+		}
+		// An index file was replaced (a prune elsewhere): reload and retry.
+		if err := r.refreshIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // readContent returns the stored bytes of id. Readers take no lock: if a

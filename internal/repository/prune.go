@@ -168,7 +168,10 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	if threshold == 0 {
 		threshold = 0.3
 	}
-	packs := r.idx.packList()
+	packs, err := r.packsWithEntries(ctx)
+	if err != nil {
+		return rep, err
+	}
 	var keep, repack []packInfo
 	var dead []string
 	indexed := map[string]bool{}

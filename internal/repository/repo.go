@@ -325,6 +325,9 @@ func (r *Repository) openBlob(kind, name string, sealed []byte) ([]byte, error) 
 }
 
 var (
-	zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(1))
+	// A 1 MiB window: the default 8 MiB kept a 16 MiB history buffer alive
+	// for index and manifest blobs, which gain little from it.
+	zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(1<<20))
 	zstdDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 )

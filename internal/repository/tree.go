@@ -51,16 +51,7 @@ func encodeEntries(kind byte, es []entry) []byte {
 	out = append(out, kind)
 	out = binary.AppendUvarint(out, uint64(len(es)))
 	for _, e := range es {
-		out = binary.AppendUvarint(out, uint64(len(e.key)))
-		out = append(out, e.key...)
-		if e.deleted {
-			out = append(out, 1)
-			continue
-		}
-		out = append(out, 0)
-		out = append(out, e.cid[:]...)
-		out = append(out, e.sum[:]...)
-		out = binary.AppendUvarint(out, uint64(e.size))
+		out = appendEntry(out, e)
 	}
 	return out
 }
@@ -164,20 +155,35 @@ type treeBlob struct {
 
 func makeTreeBlob(data []byte) treeBlob { return treeBlob{id: content.SumBytes(data), data: data} }
 
-// chunkBase splits a sorted, deletion-free entry list into content-defined
-// chunks and returns the blobs to store (chunks, then the root).
-func chunkBase(es []entry) (root treeBlob, chunks []treeBlob) {
-	var refs []chunkRef
-	start := 0
-	for i := range es {
-		if isBoundary(es[i].key) || i == len(es)-1 {
-			c := makeTreeBlob(encodeEntries(treeChunk, es[start:i+1]))
-			chunks = append(chunks, c)
-			refs = append(refs, chunkRef{first: es[start].key, id: c.id, count: i + 1 - start})
-			start = i + 1
-		}
+// chunker splits a sorted, deletion-free stream of entries into
+// content-defined chunks, so a base tree is written without holding it.
+type chunker struct {
+	cur  []entry
+	refs []chunkRef
+}
+
+// add appends e and returns the chunk it completes, if any.
+func (c *chunker) add(e entry) (treeBlob, bool) {
+	c.cur = append(c.cur, e)
+	if !isBoundary(e.key) {
+		return treeBlob{}, false
 	}
-	return makeTreeBlob(encodeRoot(refs)), chunks
+	return c.cut(), true
+}
+
+func (c *chunker) cut() treeBlob {
+	b := makeTreeBlob(encodeEntries(treeChunk, c.cur))
+	c.refs = append(c.refs, chunkRef{first: c.cur[0].key, id: b.id, count: len(c.cur)})
+	c.cur = c.cur[:0]
+	return b
+}
+
+// finish returns the last chunk (ok false when none is open) and the root.
+func (c *chunker) finish() (last treeBlob, ok bool, root treeBlob) {
+	if len(c.cur) > 0 {
+		last, ok = c.cut(), true
+	}
+	return last, ok, makeTreeBlob(encodeRoot(c.refs))
 }
 
 // loadTree returns a decoded tree blob (entries or root), cached.

@@ -93,7 +93,10 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 	for _, l := range listed {
 		inBucket[l.name] = l.size
 	}
-	packs := r.idx.packList()
+	packs, err := r.packsWithEntries(ctx)
+	if err != nil {
+		return rep, err
+	}
 	rep.Packs = len(packs)
 	missingPack := map[string]bool{}
 	indexed := map[string]bool{}

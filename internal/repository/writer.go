@@ -21,7 +21,7 @@ type WriterOptions struct {
 	Connector, Scope string
 	// Parent is the previous snapshot of the same scope. Its objects are
 	// carried over unless Put (changed) or Deleted; unchanged Puts cost a
-	// hash and a map lookup.
+	// hash and a lookup (a binary search of the parent).
 	Parent SnapshotID
 	// Time is the snapshot time; zero means now.
 	Time time.Time
@@ -46,16 +46,22 @@ type Writer struct {
 
 	parentID   SnapshotID
 	parent     *manifest
-	parentList []entry        // sorted
-	parentPos  map[string]int // key → index in parentList
-	changes    map[string]entry
-	seen       map[string]struct{}
-	// Changes and seen keys since the last checkpoint, and that checkpoint's
-	// blob: checkpoints form a chain, so each stores only what is new.
-	cpChanges map[string]entry
-	cpSeen    []string
-	cpHead    content.ID
-	state     map[string]string
+	parentList []entry // sorted; found by binary search
+	// changes since the last spill; older ones are in runs (spill.go),
+	// their keys in spilledKeys.
+	changes     map[string]entry
+	runs        []*spillRun
+	spilledKeys spilled
+	// seen has a bit per parentList entry a Full run has Put (nil unless
+	// Full with a parent): the rest is removed at Commit.
+	seen []uint64
+	// Keys changed (possibly repeated) and parent entries seen since the
+	// last checkpoint, and that checkpoint's blob: checkpoints form a
+	// chain, so each stores only what is new.
+	cpKeys []string
+	cpSeen []int
+	cpHead content.ID
+	state  map[string]string
 
 	pending    map[content.ID]struct{} // stored since the last index write
 	deltaLoads int
@@ -88,10 +94,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) (*Writer
 		return nil, err
 	}
 	w := &Writer{r: r, opts: opts, lock: l, changes: map[string]entry{}, state: map[string]string{},
-		pending: map[content.ID]struct{}{}, cpChanges: map[string]entry{}, recent: map[content.ID][]byte{}}
-	if opts.Full {
-		w.seen = map[string]struct{}{}
-	}
+		pending: map[content.ID]struct{}{}, recent: map[content.ID][]byte{}}
 	if err := w.init(ctx); err != nil {
 		l.release(ctx)
 		return nil, err
@@ -118,9 +121,8 @@ func (w *Writer) init(ctx context.Context) error {
 			return fmt.Errorf("writer: parent: %w", err)
 		}
 		w.parentID, w.parent, w.parentList = w.opts.Parent, m, list
-		w.parentPos = make(map[string]int, len(list))
-		for i, e := range list {
-			w.parentPos[e.key] = i
+		if w.opts.Full {
+			w.seen = make([]uint64, (len(list)+63)/64)
 		}
 		maps.Copy(w.state, m.State)
 	}
@@ -140,15 +142,65 @@ func (w *Writer) usable() error {
 	return w.err
 }
 
-func (w *Writer) prev(key string) (entry, bool) {
+// changed returns key's entry if this run changed it (Put or Delete).
+func (w *Writer) changed(key string) (entry, bool, error) {
 	if e, ok := w.changes[key]; ok {
-		return e, !e.deleted
+		return e, true, nil
 	}
-	if i, ok := w.parentPos[key]; ok {
-		return w.parentList[i], true
+	if len(w.runs) > 0 && w.spilledKeys.has(key) {
+		for i := len(w.runs) - 1; i >= 0; i-- {
+			e, ok, err := w.runs[i].lookup(key)
+			if err != nil {
+				w.err = err
+				return entry{}, false, err
+			}
+			if ok {
+				return e, true, nil
+			}
+		}
 	}
-	return entry{}, false
+	return entry{}, false, nil
 }
+
+// prev returns key's entry as the snapshot holds it so far: this run's
+// change, else the parent's.
+func (w *Writer) prev(key string) (entry, bool, error) {
+	e, ok, err := w.changed(key)
+	if ok || err != nil {
+		return e, ok && !e.deleted, err
+	}
+	if i, ok := w.parentIndex(key); ok {
+		return w.parentList[i], true, nil
+	}
+	return entry{}, false, nil
+}
+
+func (w *Writer) parentIndex(key string) (int, bool) {
+	return slices.BinarySearchFunc(w.parentList, key, cmpEntryKey)
+}
+
+// markSeen records that a Full run has Put key (or, with seen false,
+// Deleted it).
+func (w *Writer) markSeen(key string, seen bool) {
+	if w.seen == nil {
+		return
+	}
+	i, ok := w.parentIndex(key)
+	if !ok {
+		return
+	}
+	bit := uint64(1) << (i % 64)
+	switch {
+	case !seen:
+		w.seen[i/64] &^= bit
+	case w.seen[i/64]&bit == 0:
+		w.seen[i/64] |= bit
+		w.cpSeen = append(w.cpSeen, i)
+	}
+}
+
+// hasSeen tells whether a Full run has Put parent entry i.
+func (w *Writer) hasSeen(i int) bool { return w.seen != nil && w.seen[i/64]&(1<<(i%64)) != 0 }
 
 func checkName(objType, id string) error {
 	if objType == "" || id == "" || strings.ContainsRune(objType, 0) || strings.ContainsRune(id, 0) {
@@ -168,16 +220,14 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 		return err
 	}
 	key := objKey(objType, id)
-	if w.seen != nil {
-		if _, ok := w.seen[key]; !ok {
-			w.seen[key] = struct{}{}
-			w.cpSeen = append(w.cpSeen, key)
-		}
-	}
+	w.markSeen(key, true)
 	full := sha256.Sum256(raw)
 	var sum [16]byte
 	copy(sum[:], full[:16])
-	prev, had := w.prev(key)
+	prev, had, err := w.prev(key)
+	if err != nil {
+		return err
+	}
 	if had && prev.sum == sum {
 		return nil // byte-identical: no canonicalisation needed
 	}
@@ -188,7 +238,7 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 	// Same canonical content in new formatting is still recorded, so the
 	// next run takes the fast path; Diff and History see no change.
 	w.changes[key] = entry{key: key, cid: cid, sum: sum, size: uint32(len(raw))}
-	w.cpChanges[key] = w.changes[key]
+	w.cpKeys = append(w.cpKeys, key)
 	if _, ok := w.pending[cid]; !ok && !w.r.idx.has(cid) && w.recentBytes+len(raw) <= maxRecent {
 		w.recent[cid] = append([]byte(nil), raw...)
 		w.recentBytes += len(raw)
@@ -266,10 +316,8 @@ func (w *Writer) Delete(ctx context.Context, objType, id string) error {
 	}
 	key := objKey(objType, id)
 	w.changes[key] = entry{key: key, deleted: true}
-	w.cpChanges[key] = w.changes[key]
-	if w.seen != nil {
-		delete(w.seen, key)
-	}
+	w.cpKeys = append(w.cpKeys, key)
+	w.markSeen(key, false)
 	return nil
 }
 
@@ -357,19 +405,27 @@ func (w *Writer) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err := w.usable(); err != nil {
 		return Checkpoint{}, err
 	}
-	seen := make([]entry, 0, len(w.cpSeen))
-	for _, k := range w.cpSeen {
-		seen = append(seen, entry{key: k, deleted: true}) // key only
+	slices.Sort(w.cpSeen) // parentList order is key order
+	seen := make([]entry, len(w.cpSeen))
+	for j, i := range w.cpSeen {
+		seen[j] = entry{key: w.parentList[i].key, deleted: true} // key only
 	}
-	slices.SortFunc(seen, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	blob := makeTreeBlob(encodeCheckpoint(w.cpHead, sortedEntries(w.cpChanges), seen))
+	slices.Sort(w.cpKeys)
+	w.cpKeys = slices.Compact(w.cpKeys)
+	changes := make([]entry, len(w.cpKeys))
+	for i, k := range w.cpKeys {
+		changes[i] = w.changes[k]
+	}
+	blob := makeTreeBlob(encodeCheckpoint(w.cpHead, changes, seen))
 	w.store(blob.id, pack.KindTree, blob.data)
 	if err := w.flush(); err != nil {
 		return Checkpoint{}, err
 	}
 	w.cpHead = blob.id
-	clear(w.cpChanges)
-	w.cpSeen = w.cpSeen[:0]
+	w.cpKeys, w.cpSeen = w.cpKeys[:0], w.cpSeen[:0]
+	if err := w.maybeSpill(); err != nil {
+		return Checkpoint{}, err
+	}
 	return Checkpoint{Connector: w.opts.Connector, Scope: w.opts.Scope, Parent: w.parentID, Time: w.opts.Time,
 		Full: w.opts.Full, Head: blob.id.String(), State: maps.Clone(w.state)}, nil
 }
@@ -398,40 +454,52 @@ func (w *Writer) resume(ctx context.Context, cp Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	// Walk the chain back to its start, then replay it forwards.
-	type link struct{ changes, seen []entry }
-	var chain []link
-	for id := head; !id.IsZero(); {
+	// Walk the chain back to its start, then replay it forwards, one link
+	// in memory at a time.
+	read := func(id content.ID) (prev content.ID, changes, seen []entry, err error) {
 		if !w.r.idx.has(id) {
-			return lost(fmt.Errorf("checkpoint blob %s missing", id.Short()))
+			return prev, nil, nil, lost(fmt.Errorf("checkpoint blob %s missing", id.Short()))
 		}
 		raw, _, err := w.r.readContent(ctx, id)
 		if err != nil {
+			return prev, nil, nil, err
+		}
+		if prev, changes, seen, err = decodeCheckpoint(raw); err != nil {
+			return prev, nil, nil, fmt.Errorf("%w: checkpoint %s: %v", ErrCorrupt, id.Short(), err)
+		}
+		return prev, changes, seen, nil
+	}
+	var chain []content.ID
+	for id := head; !id.IsZero(); {
+		chain = append(chain, id)
+		prev, _, _, err := read(id)
+		if err != nil {
 			return err
 		}
-		prev, changes, seen, err := decodeCheckpoint(raw)
-		if err != nil {
-			return fmt.Errorf("%w: checkpoint %s: %v", ErrCorrupt, id.Short(), err)
-		}
-		chain = append(chain, link{changes, seen})
 		id = prev
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
-		if w.seen != nil {
-			for _, e := range chain[i].seen {
-				w.seen[e.key] = struct{}{}
-			}
+		_, changes, seen, err := read(chain[i])
+		if err != nil {
+			return err
 		}
-		for _, e := range chain[i].changes {
+		for _, e := range seen {
+			w.markSeen(e.key, true)
+		}
+		for _, e := range changes {
 			if !e.deleted && !w.r.idx.has(e.cid) {
 				return lost(fmt.Errorf("content %s missing", e.cid.Short()))
 			}
 			w.changes[e.key] = e
-			if e.deleted && w.seen != nil {
-				delete(w.seen, e.key)
+			if e.deleted {
+				w.markSeen(e.key, false)
 			}
 		}
+		if err := w.maybeSpill(); err != nil {
+			return err
+		}
 	}
+	w.cpSeen = w.cpSeen[:0] // in the chain already
 	w.cpHead = head
 	w.state = maps.Clone(cp.State)
 	if w.state == nil {
@@ -451,43 +519,87 @@ func sortedEntries(m map[string]entry) []entry {
 	return out
 }
 
+// maybeSpill moves the changes to a run file once they are many.
+func (w *Writer) maybeSpill() error {
+	if len(w.changes) < spillMin {
+		return nil
+	}
+	es := sortedEntries(w.changes)
+	run, err := writeRun(es)
+	if err != nil {
+		w.err = err
+		return err
+	}
+	w.runs = append(w.runs, run)
+	w.spilledKeys = w.spilledKeys.add(es)
+	w.changes = map[string]entry{} // clear would keep the buckets
+	return nil
+}
+
+// walk merges the parent with this run's changes (mem: the unspilled ones,
+// sorted) in key order. fn sees each key's final entry (deleted for a
+// removal), its parent index (-1 when new) and whether it differs from the
+// parent. Nothing is materialised: memory does not grow with the tenant.
+func (w *Writer) walk(mem []entry, fn func(e entry, pi int, changed bool) error) error {
+	i := 0
+	parentTo := func(key string, all bool) error {
+		for ; i < len(w.parentList) && (all || w.parentList[i].key < key); i++ {
+			var err error
+			if p := w.parentList[i]; w.opts.Full && !w.hasSeen(i) {
+				err = fn(entry{key: p.key, deleted: true}, i, true) // not Put by a full run
+			} else {
+				err = fn(p, i, false)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := mergeRuns(w.runs, mem, func(e entry) error {
+		if err := parentTo(e.key, false); err != nil {
+			return err
+		}
+		if i < len(w.parentList) && w.parentList[i].key == e.key {
+			p := w.parentList[i]
+			i++
+			return fn(e, i-1, e.deleted || p.cid != e.cid || p.sum != e.sum)
+		}
+		if e.deleted {
+			return nil // removed before it ever was in a snapshot
+		}
+		return fn(e, -1, true)
+	})
+	if err != nil {
+		return err
+	}
+	return parentTo("", true)
+}
+
 // Commit writes the manifest, after packs and index are durable, and
 // releases the lock. The snapshot becomes visible atomically.
 func (w *Writer) Commit(ctx context.Context) (SnapshotInfo, error) {
 	if err := w.usable(); err != nil {
 		return SnapshotInfo{}, err
 	}
-	if w.seen != nil {
-		for _, e := range w.parentList {
-			if _, ok := w.seen[e.key]; !ok {
-				if _, changed := w.changes[e.key]; !changed {
-					w.changes[e.key] = entry{key: e.key, deleted: true}
-				}
-			}
-		}
-	}
-	// The delta holds real differences from the parent only.
-	var delta []entry
-	for _, e := range sortedEntries(w.changes) {
-		i, inParent := w.parentPos[e.key]
-		switch {
-		case e.deleted && !inParent:
-		case !e.deleted && inParent && w.parentList[i].cid == e.cid && w.parentList[i].sum == e.sum:
-		default:
-			delta = append(delta, e)
-		}
-	}
+	mem := sortedEntries(w.changes)
 	m := &manifest{Version: formatVersion, Connector: w.opts.Connector, Scope: w.opts.Scope, Time: w.opts.Time,
 		Parent: w.parentID, Counts: map[string]int{}, State: maps.Clone(w.state)}
 	if w.parent != nil {
 		maps.Copy(m.Counts, w.parent.Counts)
 		m.Bytes = w.parent.Bytes
 	}
-	for _, e := range delta {
+	// First pass: the delta (real differences from the parent) counted.
+	ndelta := 0
+	err := w.walk(mem, func(e entry, pi int, changed bool) error {
+		if !changed {
+			return nil
+		}
+		ndelta++
 		t, _ := splitKey(e.key)
-		if i, ok := w.parentPos[e.key]; ok {
+		if pi >= 0 {
 			m.Counts[t]--
-			m.Bytes -= int64(w.parentList[i].size)
+			m.Bytes -= int64(w.parentList[pi].size)
 		}
 		if !e.deleted {
 			m.Counts[t]++
@@ -496,27 +608,57 @@ func (w *Writer) Commit(ctx context.Context) (SnapshotInfo, error) {
 		if m.Counts[t] == 0 {
 			delete(m.Counts, t)
 		}
+		return nil
+	})
+	if err != nil {
+		w.err = err
+		return SnapshotInfo{}, err
 	}
+	// Second pass: a new base tree, or the delta on top of the parent's.
 	p := w.parent
-	if p == nil || len(p.Deltas) >= maxDeltas || p.DeltaSize+len(delta) > p.BaseCount/2 {
-		full := mergeDelta(w.parentList, delta)
-		root, chunks := chunkBase(full)
-		for _, c := range chunks {
-			w.store(c.id, pack.KindTree, c.data)
+	if p == nil || len(p.Deltas) >= maxDeltas || p.DeltaSize+ndelta > p.BaseCount/2 {
+		var c chunker
+		n := 0
+		err = w.walk(mem, func(e entry, _ int, _ bool) error {
+			if e.deleted {
+				return nil
+			}
+			n++
+			if b, ok := c.add(e); ok {
+				w.store(b.id, pack.KindTree, b.data)
+			}
+			return nil
+		})
+		last, open, root := c.finish()
+		if open {
+			w.store(last.id, pack.KindTree, last.data)
 		}
-		if len(full) > 0 {
+		// The root, whenever there are entries: the last one may have
+		// closed its chunk itself (a boundary key), leaving none open.
+		if n > 0 {
 			w.store(root.id, pack.KindTree, root.data)
 			m.Base = root.id
 		}
-		m.BaseCount = len(full)
+		m.BaseCount = n
 	} else {
 		m.Base, m.BaseCount, m.Deltas, m.DeltaSize = p.Base, p.BaseCount, slices.Clone(p.Deltas), p.DeltaSize
-		if len(delta) > 0 {
-			d := makeTreeBlob(encodeEntries(treeDelta, delta))
+		if ndelta > 0 {
+			out := binary.AppendUvarint([]byte{treeDelta}, uint64(ndelta))
+			err = w.walk(mem, func(e entry, _ int, changed bool) error {
+				if changed {
+					out = appendEntry(out, e)
+				}
+				return nil
+			})
+			d := makeTreeBlob(out)
 			w.store(d.id, pack.KindTree, d.data)
 			m.Deltas = append(m.Deltas, d.id)
-			m.DeltaSize += len(delta)
+			m.DeltaSize += ndelta
 		}
+	}
+	if err != nil {
+		w.err = err
+		return SnapshotInfo{}, err
 	}
 	if err := w.flush(); err != nil {
 		return SnapshotInfo{}, err
@@ -551,6 +693,10 @@ func (w *Writer) finish(ctx context.Context) {
 	w.cancel()
 	w.pk.close()
 	w.lock.release(ctx)
+	for _, run := range w.runs {
+		run.close()
+	}
+	w.runs = nil
 }
 
 // packer compresses, seals and uploads groups on its own goroutine, so
@@ -631,6 +777,9 @@ func (p *packer) buffer() []byte {
 }
 
 func (p *packer) recycle(b []byte) {
+	if cap(b) > p.r.groupSize+64<<10 {
+		return // grown by a large item (a checkpoint blob): do not keep it
+	}
 	select {
 	case p.free <- b:
 	default:

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/entravault/entravault/internal/repository/content"
@@ -94,10 +95,11 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 
 // Builder accumulates compressed groups until Seal. Not safe for concurrent use.
 type Builder struct {
-	keys   *crypto.Keys
-	groups [][]byte // compressed plaintext
-	hdr    Header
-	size   int
+	keys    *crypto.Keys
+	groups  [][]byte // compressed plaintext
+	scratch []byte
+	hdr     Header
+	size    int
 }
 
 // NewBuilder returns an empty pack builder.
@@ -107,7 +109,10 @@ func NewBuilder(keys *crypto.Keys) *Builder { return &Builder{keys: keys} }
 // one group. plain may be reused by the caller afterwards.
 func (b *Builder) AddGroup(plain []byte, items []Item) {
 	e, _ := codecs()
-	z := e.EncodeAll(plain, make([]byte, 0, len(plain)/3))
+	// Compress into scratch, keep an exact copy: a pack holds hundreds of
+	// groups, and len(plain)/3 of capacity each is twice what JSON needs.
+	b.scratch = e.EncodeAll(plain, b.scratch[:0])
+	z := slices.Clone(b.scratch)
 	g := uint32(len(b.groups))
 	b.groups = append(b.groups, z)
 	b.hdr.Groups = append(b.hdr.Groups, Group{RawLen: uint32(len(plain)), Sum: sha256.Sum256(z)})
@@ -138,12 +143,16 @@ func (b *Builder) Seal() (string, []byte, *Header) {
 	out := make([]byte, 0, int(off)+len(plainHdr)+crypto.Overhead+trailerSize)
 	for i, z := range b.groups {
 		out = b.keys.Seal(out, nonce(b.keys, name, uint32(i)), z, ad(name, uint32(i)))
+		b.groups[i] = nil // sealed: let the plaintext go before the upload
 	}
 	start := len(out)
 	out = b.keys.Seal(out, nonce(b.keys, name, headerIndex), plainHdr, ad(name, headerIndex))
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(out)-start))
 	out = append(out, magic...)
-	return name, out, &b.hdr
+	// A header of its own, trimmed: callers index it for the repository's
+	// lifetime, and &b.hdr would keep the builder and its compressed groups
+	// alive with it (that was most of a backup's heap, growing per pack).
+	return name, out, &Header{Groups: slices.Clone(b.hdr.Groups), Entries: slices.Clone(b.hdr.Entries)}
 }
 
 func nonce(k *crypto.Keys, name string, i uint32) []byte {

@@ -1,0 +1,144 @@
+package activities_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/entravault/entravault/internal/connector"
+	"github.com/entravault/entravault/internal/tenantsim"
+	"github.com/entravault/entravault/worker"
+)
+
+// rssSimEnv, set to a user count, makes the test binary a tenant simulator
+// for BenchmarkBackupUsersRSS: it prints the tenant's credentials as one
+// JSON line on stdout and serves until stdin closes.
+const rssSimEnv = "ENTRAVAULT_RSS_SIM"
+
+func TestMain(m *testing.M) {
+	if users := os.Getenv(rssSimEnv); users != "" {
+		os.Exit(runRSSSimulator(users))
+	}
+	os.Exit(m.Run())
+}
+
+func runRSSSimulator(users string) int {
+	n, err := strconv.Atoi(users)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rss simulator:", err)
+		return 2
+	}
+	sim, err := tenantsim.New(tenantsim.Options{Seed: 1, Users: n, GraphAddr: "127.0.0.1:0", LoginAddr: "127.0.0.1:0",
+		Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	if err == nil {
+		err = sim.Start()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rss simulator:", err)
+		return 1
+	}
+	defer sim.Close()
+	if err := json.NewEncoder(os.Stdout).Encode(sim.Credentials()); err != nil {
+		return 1
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the benchmark is done (or dies)
+	return 0
+}
+
+// startRSSSimulator runs a simulated tenant of users in a child process, so
+// that its memory stays out of the benchmark's RSS.
+func startRSSSimulator(b *testing.B, users int) tenantsim.Credentials {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprint(rssSimEnv, "=", users))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	var cr tenantsim.Credentials
+	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&cr); err != nil {
+		b.Fatalf("rss simulator: %v", err)
+	}
+	return cr
+}
+
+// BenchmarkBackupUsersRSS is issue 6's memory bound: the peak RSS (VmHWM)
+// of a full users-scope backup (with managers) into a new file repository,
+// the simulator running in a child process so only the backup is measured.
+// peak-rss-MiB includes the test binary's own baseline (base-rss-MiB, taken
+// just before the run); peak-heap-MiB is the Go heap in use at its highest
+// (garbage included). ENTRAVAULT_RSS_HEAPPROFILE=file writes a heap profile
+// each time the heap reaches a new peak (the last one is the peak's).
+func BenchmarkBackupUsersRSS(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads /proc/self/status")
+	}
+	for _, users := range []int{100_000, 500_000} {
+		b.Run(fmt.Sprintf("%dk", users/1000), func(b *testing.B) { benchUsersRSS(b, users) })
+	}
+}
+
+func benchUsersRSS(b *testing.B, users int) {
+	cr := startRSSSimulator(b, users)
+	h := harnessFor(b, cr, newFileRepo(b))
+	h.b.Graph.(*worker.GraphFactory).PageSize = 0 // Graph's largest pages, as in production
+	var objects int
+	var peakRSS, baseRSS, peakHeap uint64
+	for b.Loop() {
+		b.StopTimer()
+		h.freshRepo(b) // a fresh repository each time: every run is full
+		debug.FreeOSMemory()
+		if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+			b.Fatalf("reset peak RSS: %v", err)
+		}
+		baseRSS = procStatus(b, "VmHWM")
+		stop := heapPeak(false, os.Getenv("ENTRAVAULT_RSS_HEAPPROFILE"))
+		b.StartTimer()
+		res := h.mustRun(h.input(connector.ScopeUsers))
+		b.StopTimer()
+		peakHeap = max(peakHeap, stop())
+		peakRSS = max(peakRSS, procStatus(b, "VmHWM"))
+		objects = res.Counts["user"]
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(objects*b.N)/b.Elapsed().Seconds(), "users/s")
+	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-rss-MiB")
+	b.ReportMetric(float64(baseRSS)/(1<<20), "base-rss-MiB")
+	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
+}
+
+// procStatus reads a kB field of /proc/self/status, in bytes.
+func procStatus(b *testing.B, field string) uint64 {
+	s, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(s), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
