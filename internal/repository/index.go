@@ -32,7 +32,7 @@ type packInfo struct {
 // files in the bucket plus what this process wrote since.
 type index struct {
 	mu     sync.RWMutex
-	byID   map[content.ID]loc
+	byID   *idTable
 	packs  []packInfo
 	byName map[string]uint32
 	files  map[string]bool
@@ -47,7 +47,7 @@ type deltaRef struct {
 }
 
 func newIndex() *index {
-	return &index{byID: map[content.ID]loc{}, byName: map[string]uint32{}, files: map[string]bool{},
+	return &index{byID: &idTable{}, byName: map[string]uint32{}, files: map[string]bool{},
 		bases: map[content.ID]deltaRef{}}
 }
 
@@ -56,7 +56,7 @@ func newIndex() *index {
 func (x *index) depth(id content.ID) (int, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if _, ok := x.byID[id]; !ok {
+	if _, ok := x.byID.get(id); !ok {
 		return 0, false
 	}
 	return int(x.bases[id].depth), true
@@ -72,7 +72,7 @@ func (x *index) base(id content.ID) (content.ID, bool) {
 func (x *index) lookup(id content.ID) (loc, packInfo, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	l, ok := x.byID[id]
+	l, ok := x.byID.get(id)
 	if !ok {
 		return loc{}, packInfo{}, false
 	}
@@ -81,7 +81,7 @@ func (x *index) lookup(id content.ID) (loc, packInfo, bool) {
 
 func (x *index) has(id content.ID) bool {
 	x.mu.RLock()
-	_, ok := x.byID[id]
+	_, ok := x.byID.get(id)
 	x.mu.RUnlock()
 	return ok
 }
@@ -103,8 +103,8 @@ func (x *index) addPack(name string, size int64, h *pack.Header) {
 	x.packs = append(x.packs, packInfo{name: name, size: size, header: &pack.Header{Groups: h.Groups}})
 	x.byName[name] = p
 	for _, e := range h.Entries {
-		if _, ok := x.byID[e.ID]; !ok {
-			x.byID[e.ID] = loc{pack: p, group: e.Group, kind: e.Kind, offset: e.Offset, length: e.Length}
+		if _, ok := x.byID.get(e.ID); !ok {
+			x.byID.add(e.ID, loc{pack: p, group: e.Group, kind: e.Kind, offset: e.Offset, length: e.Length})
 			if e.Kind == pack.KindDelta {
 				x.bases[e.ID] = deltaRef{base: e.Base, depth: e.Depth}
 			}

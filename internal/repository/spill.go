@@ -17,7 +17,7 @@ import (
 // checkpoint chain by then; the file is only a local copy to merge from) and
 // keeps an 8-byte hash per key, so Put still knows which keys this run
 // already wrote. Commit merges the runs in one streaming pass per use.
-var spillMin = 1 << 16
+var spillMin = 1 << 14
 
 // sparseEvery is how many entries of a run share one in-memory index
 // point: a lookup reads at most that many entries from the file.

@@ -3,6 +3,7 @@ package repository
 import (
 	"context"
 
+	"github.com/entravault/entravault/internal/repository/content"
 	"github.com/entravault/entravault/internal/repository/pack"
 )
 
@@ -38,8 +39,8 @@ func (r *Repository) Stats(ctx context.Context) (Stats, error) {
 	for _, p := range r.idx.packs {
 		s.PackBytes += p.size
 	}
-	s.Contents = len(r.idx.byID)
-	for _, l := range r.idx.byID {
+	s.Contents = r.idx.byID.len()
+	r.idx.byID.each(func(_ content.ID, l loc) {
 		if l.kind != pack.KindTree {
 			s.ObjectBlobs++
 			if l.kind == pack.KindDelta {
@@ -49,6 +50,6 @@ func (r *Repository) Stats(ctx context.Context) (Stats, error) {
 			s.TreeBlobs++
 		}
 		s.RawBytes += int64(l.length)
-	}
+	})
 	return s, nil
 }

@@ -253,7 +253,7 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 
 // maxRecent bounds the memory Current's cache of this run's objects uses
 // (64 MiB cost a quarter of ingest throughput in GC; 8 MiB is free).
-const maxRecent = 8 << 20
+const maxRecent = 4 << 20
 
 const (
 	// maxDeltaDepth bounds how many deltas a read may have to apply.
