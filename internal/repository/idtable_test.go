@@ -11,7 +11,9 @@ import (
 func TestIDTableAgainstAMap(t *testing.T) {
 	var tab idTable
 	model := map[content.ID]loc{}
-	id := func(i int) content.ID { return content.ID(sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(i)))) }
+	id := func(i int) content.ID {
+		return content.ID(sha256.Sum256(binary.LittleEndian.AppendUint64(nil, uint64(i))))
+	}
 	for i := range 200_000 {
 		k := id(i % 150_000) // a quarter are repeats: the first location stays
 		l := loc{pack: uint32(i), offset: uint32(i % 7)}
