@@ -143,6 +143,28 @@ func (h *harness) freshRepo(tb testing.TB) {
 	h.b.Repo = h.repo
 }
 
+// runConcurrently backs up scopes at once, as ConnectorWorkflow starts
+// them, and returns their results in order.
+func (h *harness) runConcurrently(scopes ...connector.Scope) []activities.BackupResult {
+	inputs := make([]activities.BackupInput, len(scopes))
+	for i, sc := range scopes {
+		inputs[i] = h.input(sc)
+	}
+	results := make([]activities.BackupResult, len(scopes))
+	errs := make([]error, len(scopes))
+	var wg sync.WaitGroup
+	for i := range scopes {
+		wg.Go(func() { results[i], errs[i] = h.run(inputs[i]) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			h.t.Fatal(scopes[i], err)
+		}
+	}
+	return results
+}
+
 // newFileRepo opens a file:// repository in a temporary folder; the
 // caller closes it.
 func newFileRepo(tb testing.TB) *repository.Repository {
@@ -174,23 +196,8 @@ func BenchmarkBackupTenant(b *testing.B) {
 	h := newHarness(b, tenantsim.Options{Seed: 1, Users: users, Groups: groups, AdministrativeUnits: aus, Throttle: tenantsim.ThrottleConfig{Disabled: true}})
 	h.b.Graph.(*worker.GraphFactory).PageSize = 0
 	scopes := []connector.Scope{connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits}
-	// The scopes run at once, as ConnectorWorkflow starts them.
 	runAll := func() (objects, requests int, bytes int64) {
-		inputs := make([]activities.BackupInput, len(scopes))
-		for i, sc := range scopes {
-			inputs[i] = h.input(sc)
-		}
-		results := make([]activities.BackupResult, len(scopes))
-		errs := make([]error, len(scopes))
-		var wg sync.WaitGroup
-		for i := range scopes {
-			wg.Go(func() { results[i], errs[i] = h.run(inputs[i]) })
-		}
-		wg.Wait()
-		for i, res := range results {
-			if errs[i] != nil {
-				h.t.Fatal(scopes[i], errs[i])
-			}
+		for _, res := range h.runConcurrently(scopes...) {
 			for _, n := range res.Counts {
 				objects += n
 			}

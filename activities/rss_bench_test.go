@@ -18,26 +18,30 @@ import (
 	"github.com/entravault/entravault/worker"
 )
 
-// rssSimEnv, set to a user count, makes the test binary a tenant simulator
-// for BenchmarkBackupUsersRSS: it prints the tenant's credentials as one
-// JSON line on stdout and serves until stdin closes.
+// rssSimEnv, set to "users[,groups,administrative units]", makes the test
+// binary a tenant simulator for the RSS benchmarks: it prints the tenant's
+// credentials as one JSON line on stdout and serves until stdin closes.
 const rssSimEnv = "ENTRAVAULT_RSS_SIM"
 
 func TestMain(m *testing.M) {
-	if users := os.Getenv(rssSimEnv); users != "" {
-		os.Exit(runRSSSimulator(users))
+	if sizes := os.Getenv(rssSimEnv); sizes != "" {
+		os.Exit(runRSSSimulator(sizes))
 	}
 	os.Exit(m.Run())
 }
 
-func runRSSSimulator(users string) int {
-	n, err := strconv.Atoi(users)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "rss simulator:", err)
-		return 2
+func runRSSSimulator(sizes string) int {
+	var n [3]int
+	for i, f := range strings.SplitN(sizes, ",", 3) {
+		v, err := strconv.Atoi(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rss simulator:", err)
+			return 2
+		}
+		n[i] = v
 	}
-	sim, err := tenantsim.New(tenantsim.Options{Seed: 1, Users: n, GraphAddr: "127.0.0.1:0", LoginAddr: "127.0.0.1:0",
-		Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	sim, err := tenantsim.New(tenantsim.Options{Seed: 1, Users: n[0], Groups: n[1], AdministrativeUnits: n[2],
+		GraphAddr: "127.0.0.1:0", LoginAddr: "127.0.0.1:0", Throttle: tenantsim.ThrottleConfig{Disabled: true}})
 	if err == nil {
 		err = sim.Start()
 	}
@@ -53,12 +57,12 @@ func runRSSSimulator(users string) int {
 	return 0
 }
 
-// startRSSSimulator runs a simulated tenant of users in a child process, so
-// that its memory stays out of the benchmark's RSS.
-func startRSSSimulator(b *testing.B, users int) tenantsim.Credentials {
+// startRSSSimulator runs a simulated tenant in a child process, so that its
+// memory stays out of the benchmark's RSS. sizes is rssSimEnv's value.
+func startRSSSimulator(b *testing.B, sizes string) tenantsim.Credentials {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprint(rssSimEnv, "=", users))
+	cmd.Env = append(os.Environ(), rssSimEnv+"="+sizes)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -91,12 +95,25 @@ func BenchmarkBackupUsersRSS(b *testing.B) {
 		b.Skip("reads /proc/self/status")
 	}
 	for _, users := range []int{100_000, 500_000} {
-		b.Run(fmt.Sprintf("%dk", users/1000), func(b *testing.B) { benchUsersRSS(b, users) })
+		b.Run(fmt.Sprintf("%dk", users/1000), func(b *testing.B) {
+			benchRSS(b, fmt.Sprint(users), connector.ScopeUsers)
+		})
 	}
 }
 
-func benchUsersRSS(b *testing.B, users int) {
-	cr := startRSSSimulator(b, users)
+// BenchmarkBackupTenantRSS is the same measure for a whole 500k-user
+// tenant (100k groups with members, 5k administrative units) whose three
+// scopes are backed up at once by one process, as ConnectorWorkflow starts
+// them on one worker.
+func BenchmarkBackupTenantRSS(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads /proc/self/status")
+	}
+	benchRSS(b, "500000,100000,5000", connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits)
+}
+
+func benchRSS(b *testing.B, sizes string, scopes ...connector.Scope) {
+	cr := startRSSSimulator(b, sizes)
 	h := harnessFor(b, cr, newFileRepo(b))
 	h.b.Graph.(*worker.GraphFactory).PageSize = 0 // Graph's largest pages, as in production
 	var objects int
@@ -111,14 +128,18 @@ func benchUsersRSS(b *testing.B, users int) {
 		baseRSS = procStatus(b, "VmHWM")
 		stop := heapPeak(false, os.Getenv("ENTRAVAULT_RSS_HEAPPROFILE"))
 		b.StartTimer()
-		res := h.mustRun(h.input(connector.ScopeUsers))
+		objects = 0
+		for _, res := range h.runConcurrently(scopes...) {
+			for _, n := range res.Counts {
+				objects += n
+			}
+		}
 		b.StopTimer()
 		peakHeap = max(peakHeap, stop())
 		peakRSS = max(peakRSS, procStatus(b, "VmHWM"))
-		objects = res.Counts["user"]
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(objects*b.N)/b.Elapsed().Seconds(), "users/s")
+	b.ReportMetric(float64(objects*b.N)/b.Elapsed().Seconds(), "objects/s")
 	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(baseRSS)/(1<<20), "base-rss-MiB")
 	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
