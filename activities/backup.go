@@ -151,7 +151,9 @@ type scopeRun struct {
 	saved backupProgress
 	// relations accumulates relationship objects touched in this run: a
 	// large group repeats across delta pages with slices of members@delta.
-	relations map[string]refSet
+	relations map[string]*refSet
+	// lastRelation is the object whose relationship slice came last.
+	lastRelation string
 }
 
 // resume continues from a heartbeat: the writer from its checkpoint, the
@@ -174,7 +176,7 @@ func (r *scopeRun) resume(ctx context.Context, p backupProgress) error {
 		r.parent = &parent
 	}
 	r.w, r.p, r.saved = w, p, p
-	r.relations = map[string]refSet{}
+	r.relations = map[string]*refSet{}
 	r.lastCP, r.cpObjs = time.Now(), p.Objects
 	activity.GetLogger(ctx).Info("resuming backup", "source", p.Source, "pages", p.Pages)
 	return nil
@@ -183,7 +185,7 @@ func (r *scopeRun) resume(ctx context.Context, p backupProgress) error {
 // start opens a writer on top of the latest snapshot of the scope; full
 // forces a full read (no delta links, unseen objects removed).
 func (r *scopeRun) start(ctx context.Context, full bool) error {
-	r.relations = map[string]refSet{}
+	r.relations = map[string]*refSet{}
 	prev, err := r.b.Repo.Snapshots(ctx, repository.Filter{Connector: r.in.ConnectorID, Scope: string(r.in.Scope)})
 	if err != nil {
 		return err
@@ -290,7 +292,7 @@ func (r *scopeRun) readAll(ctx context.Context) (BackupResult, error) {
 				return BackupResult{}, err
 			}
 		}
-		if err := r.flushRelations(ctx, src); err != nil {
+		if err := r.flushRelations(ctx, src, false); err != nil {
 			return BackupResult{}, err
 		}
 	}
@@ -557,7 +559,7 @@ func (r *scopeRun) previous(ctx context.Context, objType, id string) ([]member, 
 func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id string, raw []byte) error {
 	refs := r.relations[id]
 	if refs == nil {
-		refs = refSet{}
+		refs = newRefSet()
 		// Start from what the snapshot holds so far: in a full read, only
 		// what this run already wrote (an earlier slice of the same group).
 		if prev, err := r.w.Current(ctx, src.RelationType, id); err == nil {
@@ -569,10 +571,11 @@ func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id strin
 		}
 		r.relations[id] = refs
 	}
+	r.lastRelation = id
 	if src.InlineRelation == "manager@delta" {
 		// A user has one manager: manager@delta carries the current one,
 		// or nothing (or an @removed entry) when it was removed.
-		clear(refs)
+		refs.clear()
 	}
 	if err := refs.add(raw); err != nil {
 		return fmt.Errorf("%s of %s: %w: %v", src.InlineRelation, id, errMalformed, err)
@@ -590,23 +593,30 @@ func storedRefs(obj []byte) ([]byte, bool) {
 }
 
 // flushRelations writes the relationship objects touched by a source.
-func (r *scopeRun) flushRelations(ctx context.Context, src source) error {
+// keepOpen keeps the last one touched in memory: a large group's next
+// members@delta slice, on the next page, then adds to it instead of
+// reading back and parsing what was just written.
+func (r *scopeRun) flushRelations(ctx context.Context, src source, keepOpen bool) error {
 	if src.InlineRelation == "" {
 		return nil
 	}
 	for _, id := range sortedKeys(r.relations) {
 		refs := r.relations[id]
-		if len(refs) == 0 {
+		if refs.len() == 0 {
 			if err := r.w.Delete(ctx, src.RelationType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
 				return err
 			}
 			continue
 		}
-		if err := r.w.Put(ctx, src.RelationType, id, refs.encode()); err != nil {
+		if err := r.w.PutCanonical(ctx, src.RelationType, id, refs.encode()); err != nil {
 			return err
 		}
 	}
-	r.relations = map[string]refSet{}
+	open, ok := r.relations[r.lastRelation]
+	r.relations = map[string]*refSet{}
+	if keepOpen && ok {
+		r.relations[r.lastRelation] = open
+	}
 	return nil
 }
 
@@ -762,13 +772,13 @@ func (r *scopeRun) storeExpanded(ctx context.Context, src source, items []json.R
 		} else if !held {
 			continue
 		}
-		refs := refSet{}
+		refs := newRefSet()
 		if v, ok := find(ms, src.Expand); ok {
 			if err := refs.add(v); err != nil {
 				return fmt.Errorf("%s: %w: %s of %s: %v", src.Name, errMalformed, src.Expand, id, err)
 			}
 		}
-		if len(refs) >= expandCap {
+		if refs.len() >= expandCap {
 			err = r.readSubCollection(ctx, src, id)
 		} else {
 			err = r.putRelation(ctx, src.SubRelationType, id, refs)
@@ -782,20 +792,20 @@ func (r *scopeRun) storeExpanded(ctx context.Context, src source, items []json.R
 
 // putRelation stores a relationship read in full; an object without any
 // is stored without a relationship object, as for inline ones.
-func (r *scopeRun) putRelation(ctx context.Context, relType, id string, refs refSet) error {
-	if len(refs) == 0 {
+func (r *scopeRun) putRelation(ctx context.Context, relType, id string, refs *refSet) error {
+	if refs.len() == 0 {
 		if held, err := r.w.Has(relType, id); err != nil || !held {
 			return err
 		}
 		return r.w.Delete(ctx, relType, id)
 	}
-	return r.w.Put(ctx, relType, id, refs.encode())
+	return r.w.PutCanonical(ctx, relType, id, refs.encode())
 }
 
 // readSubCollection reads a per-object relationship in full. An object
 // without any is stored without a relationship object, as for inline ones.
 func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string) error {
-	refs := refSet{}
+	refs := newRefSet()
 	next := fmt.Sprintf(src.SubCollection, id)
 	for next != "" {
 		var page graphPage
@@ -838,7 +848,7 @@ func (r *scopeRun) maybeCheckpoint(ctx context.Context, force bool) error {
 		r.heartbeat(ctx)
 		return nil
 	}
-	if err := r.flushRelations(ctx, r.sources[r.p.Source]); err != nil {
+	if err := r.flushRelations(ctx, r.sources[r.p.Source], true); err != nil {
 		return err
 	}
 	cp, err := r.w.Checkpoint(ctx)

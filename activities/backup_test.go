@@ -406,6 +406,12 @@ func TestFullBackupEqualsGroundTruth(t *testing.T) {
 			h.checkScope(scope, res.SnapshotID)
 		})
 	}
+	// Relationship lists are stored as canonical JSON the activity wrote
+	// itself (PutCanonical): re-hashing every blob must find them so.
+	h.t = t
+	if rep, err := h.repo.Verify(context.Background(), repository.VerifyOptions{ReadDataPercent: 100}); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %+v", err, rep.Problems)
+	}
 }
 
 // keyDiff names the top-level properties that differ between two objects.

@@ -118,3 +118,41 @@ func TestTreeEndingOnAChunkBoundary(t *testing.T) {
 		}
 	}
 }
+
+// TestPutCanonical: canonical bytes put without canonicalising share the
+// content id Put gives them; bytes that are not canonical are what verify
+// reports, so a caller breaking the contract is found.
+func TestPutCanonical(t *testing.T) {
+	r := TestRepository(t)
+	ctx := context.Background()
+	commit := func(scope string, put func(w *Writer) error) {
+		t.Helper()
+		w, err := r.NewWriter(ctx, WriterOptions{Connector: "c", Scope: scope, Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := put(w); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	canonical := []byte(`{"value":[{"@odata.type":"#microsoft.graph.user","id":"a"}]}`)
+	commit("one", func(w *Writer) error { return w.PutCanonical(ctx, "group.members", "g", canonical) })
+	before, _ := r.Stats(ctx)
+	commit("two", func(w *Writer) error { return w.Put(ctx, "group.members", "g", canonical) })
+	after, _ := r.Stats(ctx)
+	if after.ObjectBlobs != before.ObjectBlobs {
+		t.Errorf("Put stored the content again (%d blobs, was %d): ids differ", after.ObjectBlobs, before.ObjectBlobs)
+	}
+	if rep, err := r.Verify(ctx, VerifyOptions{ReadDataPercent: 100}); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %+v", err, rep.Problems)
+	}
+	commit("three", func(w *Writer) error {
+		return w.PutCanonical(ctx, "group.members", "h", []byte(`{"value": [ ]}`))
+	})
+	if rep, err := r.Verify(ctx, VerifyOptions{ReadDataPercent: 100}); err != nil || rep.OK() {
+		t.Fatalf("verify of non-canonical bytes put as canonical: %v, report OK", err)
+	}
+}

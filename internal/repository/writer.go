@@ -213,6 +213,17 @@ func checkName(objType, id string) error {
 // its canonical form decides whether it changed. raw may be reused by the
 // caller after Put returns.
 func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error {
+	return w.put(ctx, objType, id, raw, false)
+}
+
+// PutCanonical is Put for an object the caller wrote in RFC 8785 canonical
+// form itself (a relationship list of millions of references): it is not
+// canonicalised again to find its content id. Verify still checks it.
+func (w *Writer) PutCanonical(ctx context.Context, objType, id string, raw []byte) error {
+	return w.put(ctx, objType, id, raw, true)
+}
+
+func (w *Writer) put(ctx context.Context, objType, id string, raw []byte, canonical bool) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
@@ -231,9 +242,11 @@ func (w *Writer) Put(ctx context.Context, objType, id string, raw []byte) error 
 	if had && prev.sum == sum {
 		return nil // byte-identical: no canonicalisation needed
 	}
-	cid, err := content.Sum(raw)
-	if err != nil {
-		return fmt.Errorf("%w: %s %s: %v", ErrInvalidObject, objType, id, err)
+	cid := content.ID(full)
+	if !canonical {
+		if cid, err = content.Sum(raw); err != nil {
+			return fmt.Errorf("%w: %s %s: %v", ErrInvalidObject, objType, id, err)
+		}
 	}
 	// Same canonical content in new formatting is still recorded, so the
 	// next run takes the fast path; Diff and History see no change.
