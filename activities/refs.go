@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -96,19 +95,16 @@ func fromHex(c byte) (byte, bool) {
 	return 0, false
 }
 
-func formatGUID(g [16]byte) string {
+// appendGUID appends g in canonical lowercase form.
+func appendGUID(b []byte, g [16]byte) []byte {
 	const hex = "0123456789abcdef"
-	var b [36]byte
-	j := 0
 	for i, c := range g {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
+			b = append(b, '-')
 		}
-		b[j], b[j+1] = hex[c>>4], hex[c&15]
-		j += 2
+		b = append(b, hex[c>>4], hex[c&15])
 	}
-	return string(b[:])
+	return b
 }
 
 // eachRef calls fn for every reference in a JSON array of directory
@@ -222,35 +218,54 @@ func (s *refSet) add(raw []byte) error {
 }
 
 // encode writes {"value":[…]} with references sorted by id: the stored
-// form of a relationship, already canonical JSON.
+// form of a relationship, already canonical JSON. GUIDs sort as their bytes
+// do (lowercase hex keeps the order) and are written straight from them.
 func (s *refSet) encode() []byte {
-	type ref struct {
-		id  string
+	type guidRef struct {
+		g   [16]byte
 		typ uint8
 	}
-	refs := make([]ref, 0, s.len())
+	guids := make([]guidRef, 0, len(s.guids))
 	for g, t := range s.guids {
-		refs = append(refs, ref{formatGUID(g), t})
+		guids = append(guids, guidRef{g, t})
 	}
-	for id, t := range s.other {
-		refs = append(refs, ref{id, t})
+	slices.SortFunc(guids, func(a, b guidRef) int { return bytes.Compare(a.g[:], b.g[:]) })
+	others := make([]string, 0, len(s.other))
+	for id := range s.other {
+		others = append(others, id)
 	}
-	slices.SortFunc(refs, func(a, b ref) int { return strings.Compare(a.id, b.id) })
-	b := make([]byte, 0, 16+len(refs)*72)
+	slices.Sort(others)
+	b := make([]byte, 0, 16+s.len()*72)
 	b = append(b, `{"value":[`...)
-	for i, r := range refs {
-		if i > 0 {
+	first := true
+	write := func(id []byte, typ uint8) {
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = append(b, '{')
-		if typ := s.typeName(r.typ); typ != "" {
+		if name := s.typeName(typ); name != "" {
 			b = append(b, `"@odata.type":`...)
-			b, _ = jsontext.AppendQuote(b, typ)
+			b, _ = jsontext.AppendQuote(b, name)
 			b = append(b, ',')
 		}
 		b = append(b, `"id":`...)
-		b, _ = jsontext.AppendQuote(b, r.id)
+		b, _ = jsontext.AppendQuote(b, id)
 		b = append(b, '}')
+	}
+	var text [36]byte
+	i, j := 0, 0
+	for i < len(guids) || j < len(others) {
+		if i < len(guids) {
+			appendGUID(text[:0], guids[i].g)
+		}
+		if j == len(others) || i < len(guids) && string(text[:]) < others[j] {
+			write(text[:], guids[i].typ)
+			i++
+		} else {
+			write([]byte(others[j]), s.other[others[j]])
+			j++
+		}
 	}
 	return append(b, `]}`...)
 }
