@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -633,12 +634,15 @@ func TestSignInsWithoutPremiumFailNonRetryable(t *testing.T) {
 	}
 }
 
-// countingGraphs wraps a GraphFactory: it counts GET calls and, once
-// failAfter calls were made, fails every call as a killed worker would.
+// countingGraphs wraps a GraphFactory: it counts GET calls, records when
+// each started and, once failAfter calls were made, fails every call as a
+// killed worker would.
 type countingGraphs struct {
 	activities.GraphFactory
 	calls     atomic.Int64
 	failAfter int64 // 0 = never
+	mu        sync.Mutex
+	starts    []time.Time
 }
 
 var errKilled = &activities.GraphError{Status: 400, Code: "TestWorkerKilled"}
@@ -654,6 +658,9 @@ type countingGraph struct {
 }
 
 func (g countingGraph) GetRaw(ctx context.Context, url string) ([]byte, error) {
+	g.f.mu.Lock()
+	g.f.starts = append(g.f.starts, time.Now())
+	g.f.mu.Unlock()
 	if n := g.f.calls.Add(1); g.f.failAfter > 0 && n > g.f.failAfter {
 		return nil, errKilled
 	}

@@ -246,30 +246,6 @@ func BenchmarkBackupTenant(b *testing.B) {
 	})
 }
 
-// stampedGraphs records when each Graph request starts.
-type stampedGraphs struct {
-	activities.GraphFactory
-	mu     sync.Mutex
-	starts []time.Time
-}
-
-func (f *stampedGraphs) ForTenant(ctx context.Context, tenant string) (activities.Graph, error) {
-	g, err := f.GraphFactory.ForTenant(ctx, tenant)
-	return stampedGraph{g, f}, err
-}
-
-type stampedGraph struct {
-	activities.Graph
-	f *stampedGraphs
-}
-
-func (g stampedGraph) GetRaw(ctx context.Context, url string) ([]byte, error) {
-	g.f.mu.Lock()
-	g.f.starts = append(g.f.starts, time.Now())
-	g.f.mu.Unlock()
-	return g.Graph.GetRaw(ctx, url)
-}
-
 // BenchmarkActivityLogPacing reads sign-ins against the reports budget
 // scaled ten times down in time (5 requests per 1 s instead of per 10 s,
 // paced at one per 200 ms instead of 2 s) and reports the share of the
@@ -279,7 +255,7 @@ func BenchmarkActivityLogPacing(b *testing.B) {
 		Throttle: tenantsim.ThrottleConfig{Window: time.Second, ReportsPerWindow: 5}})
 	h.b.ReportsInterval = 200 * time.Millisecond
 	h.b.Graph.(*worker.GraphFactory).PageSize = 0
-	stamps := &stampedGraphs{GraphFactory: h.b.Graph}
+	stamps := &countingGraphs{GraphFactory: h.b.Graph}
 	h.b.Graph = stamps
 	var share float64
 	var throttled, requests int
