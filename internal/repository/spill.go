@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // A writer's changes would otherwise grow with the tenant: a full run of
@@ -125,21 +126,57 @@ func (s *spillRun) lookup(key string) (entry, bool, error) {
 	if i < 0 {
 		return entry{}, false, nil
 	}
-	r := s.reader(s.sparse[i].off)
-	for range sparseEvery {
-		e, err := readEntry(r)
-		if err == io.EOF {
-			break
+	// One read of the block the key would be in (it ends where the next
+	// index point starts), decoded in place: a lookup per Has or Put of a
+	// key this run already wrote must stay cheap.
+	end := s.size
+	if i+1 < len(s.sparse) {
+		end = s.sparse[i+1].off
+	}
+	bp := spillBlocks.Get().(*[]byte)
+	defer spillBlocks.Put(bp)
+	buf := slices.Grow((*bp)[:0], int(end-s.sparse[i].off))[:end-s.sparse[i].off]
+	*bp = buf
+	if _, err := s.f.ReadAt(buf, s.sparse[i].off); err != nil {
+		return entry{}, false, fmt.Errorf("writer: spill: %w", err)
+	}
+	for len(buf) > 0 {
+		l, k := binary.Uvarint(buf)
+		if k <= 0 || uint64(len(buf)-k) < l+1 {
+			return entry{}, false, errBadTree
 		}
-		if err != nil {
-			return entry{}, false, err
+		rec := buf[k:]
+		c := strings.Compare(string(rec[:l]), key) // no allocation: compared in place
+		n := int(l) + 1
+		if rec[l] == 0 {
+			if len(rec) < n+48 {
+				return entry{}, false, errBadTree
+			}
+			_, m := binary.Uvarint(rec[n+48:])
+			if m <= 0 {
+				return entry{}, false, errBadTree
+			}
+			n += 48 + m
 		}
-		if c := strings.Compare(e.key, key); c >= 0 {
-			return e, c == 0, nil
+		if c >= 0 {
+			if c > 0 {
+				return entry{}, false, nil
+			}
+			e := entry{key: key, deleted: rec[l] == 1}
+			if !e.deleted {
+				copy(e.cid[:], rec[l+1:])
+				copy(e.sum[:], rec[l+33:])
+				size, _ := binary.Uvarint(rec[l+49:])
+				e.size = uint32(size)
+			}
+			return e, true, nil
 		}
+		buf = rec[n:]
 	}
 	return entry{}, false, nil
 }
+
+var spillBlocks = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // mergeRuns calls fn with every key's newest entry, in key order: the runs
 // oldest first, then mem (sorted, newest of all).
