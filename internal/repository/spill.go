@@ -141,37 +141,15 @@ func (s *spillRun) lookup(key string) (entry, bool, error) {
 		return entry{}, false, fmt.Errorf("writer: spill: %w", err)
 	}
 	for len(buf) > 0 {
-		l, k := binary.Uvarint(buf)
-		if k <= 0 || uint64(len(buf)-k) < l+1 {
-			return entry{}, false, errBadTree
+		k, e, n, err := decodeEntry(buf)
+		if err != nil {
+			return entry{}, false, err
 		}
-		rec := buf[k:]
-		c := strings.Compare(string(rec[:l]), key) // no allocation: compared in place
-		n := int(l) + 1
-		if rec[l] == 0 {
-			if len(rec) < n+48 {
-				return entry{}, false, errBadTree
-			}
-			_, m := binary.Uvarint(rec[n+48:])
-			if m <= 0 {
-				return entry{}, false, errBadTree
-			}
-			n += 48 + m
+		if c := strings.Compare(string(k), key); c >= 0 { // compared in place, no copy
+			e.key = key
+			return e, c == 0, nil
 		}
-		if c >= 0 {
-			if c > 0 {
-				return entry{}, false, nil
-			}
-			e := entry{key: key, deleted: rec[l] == 1}
-			if !e.deleted {
-				copy(e.cid[:], rec[l+1:])
-				copy(e.sum[:], rec[l+33:])
-				size, _ := binary.Uvarint(rec[l+49:])
-				e.size = uint32(size)
-			}
-			return e, true, nil
-		}
-		buf = rec[n:]
+		buf = buf[n:]
 	}
 	return entry{}, false, nil
 }

@@ -58,6 +58,33 @@ func encodeEntries(kind byte, es []entry) []byte {
 
 var errBadTree = errors.New("malformed tree blob")
 
+// decodeEntry reads one appendEntry record at the start of b: its key (a
+// slice of b, so a lookup can compare it without a copy), the rest of the
+// entry, and the record's length.
+func decodeEntry(b []byte) (key []byte, e entry, n int, err error) {
+	l, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < l+1 {
+		return nil, e, 0, errBadTree
+	}
+	key, rec := b[k:k+int(l)], b[k+int(l):]
+	e.deleted = rec[0] == 1
+	n = k + int(l) + 1
+	if e.deleted {
+		return key, e, n, nil
+	}
+	if len(rec) < 49 {
+		return nil, e, 0, errBadTree
+	}
+	copy(e.cid[:], rec[1:33])
+	copy(e.sum[:], rec[33:49])
+	sz, m := binary.Uvarint(rec[49:])
+	if m <= 0 {
+		return nil, e, 0, errBadTree
+	}
+	e.size = uint32(sz)
+	return key, e, n + 48 + m, nil
+}
+
 func decodeEntries(kind byte, b []byte) ([]entry, error) {
 	if len(b) < 1 || b[0] != kind {
 		return nil, errBadTree
@@ -70,30 +97,13 @@ func decodeEntries(kind byte, b []byte) ([]entry, error) {
 	b = b[k:]
 	es := make([]entry, n)
 	for i := range es {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l+1 {
-			return nil, errBadTree
+		key, e, m, err := decodeEntry(b)
+		if err != nil {
+			return nil, err
 		}
-		e := &es[i]
-		e.key = string(b[k : k+int(l)])
-		b = b[k+int(l):]
-		e.deleted = b[0] == 1
-		b = b[1:]
-		if e.deleted {
-			continue
-		}
-		if len(b) < 48 {
-			return nil, errBadTree
-		}
-		copy(e.cid[:], b[:32])
-		copy(e.sum[:], b[32:48])
-		b = b[48:]
-		sz, k := binary.Uvarint(b)
-		if k <= 0 {
-			return nil, errBadTree
-		}
-		e.size = uint32(sz)
-		b = b[k:]
+		e.key = string(key)
+		es[i] = e
+		b = b[m:]
 	}
 	return es, nil
 }
