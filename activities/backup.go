@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,10 @@ type Backup struct {
 	// reports budget (5 requests per 10 s per app and tenant) instead of
 	// running into 429s; default 2 s. Negative disables pacing.
 	ReportsInterval time.Duration
+	// PartRefs is the average number of references in one part of a large
+	// relationship list (default 2048); tests lower it so that small
+	// tenants store lists in parts too.
+	PartRefs int
 }
 
 // backupProgress is the heartbeat: where to resume after a crash or retry.
@@ -562,9 +567,9 @@ func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id strin
 		refs = newRefSet()
 		// Start from what the snapshot holds so far: in a full read, only
 		// what this run already wrote (an earlier slice of the same group).
-		if prev, err := r.w.Current(ctx, src.RelationType, id); err == nil {
-			if v, ok := storedRefs(prev); ok {
-				_ = refs.add(v)
+		if prev, err := r.w.Open(ctx, src.RelationType, id); err == nil {
+			if err := refs.addStored(prev); err != nil {
+				return fmt.Errorf("stored %s of %s: %w", src.RelationType, id, err)
 			}
 		} else if !errors.Is(err, repository.ErrNotFound) {
 			return err
@@ -583,15 +588,6 @@ func (r *scopeRun) applyInlineRelation(ctx context.Context, src source, id strin
 	return nil
 }
 
-// storedRefs is the reference list of a stored relationship object.
-func storedRefs(obj []byte) ([]byte, bool) {
-	ms, err := splitObject(obj)
-	if err != nil {
-		return nil, false
-	}
-	return find(ms, "value")
-}
-
 // flushRelations writes the relationship objects touched by a source.
 // keepOpen keeps the last one touched in memory: a large group's next
 // members@delta slice, on the next page, then adds to it instead of
@@ -608,7 +604,7 @@ func (r *scopeRun) flushRelations(ctx context.Context, src source, keepOpen bool
 			}
 			continue
 		}
-		if err := r.w.PutCanonical(ctx, src.RelationType, id, refs.encode()); err != nil {
+		if err := r.putRefs(ctx, src.RelationType, id, refs); err != nil {
 			return err
 		}
 	}
@@ -799,7 +795,18 @@ func (r *scopeRun) putRelation(ctx context.Context, relType, id string, refs *re
 		}
 		return r.w.Delete(ctx, relType, id)
 	}
-	return r.w.PutCanonical(ctx, relType, id, refs.encode())
+	return r.putRefs(ctx, relType, id, refs)
+}
+
+// putRefs stores a relationship list: whole, or in parts when large.
+func (r *scopeRun) putRefs(ctx context.Context, relType, id string, refs *refSet) error {
+	every := cmp.Or(r.b.PartRefs, defaultPartRefs)
+	if !storedInParts(refs.len(), every) {
+		return r.w.PutCanonical(ctx, relType, id, refs.encode())
+	}
+	return r.w.PutParts(ctx, relType, id, func(yield func([]byte) error) error {
+		return refs.encodeParts(every, yield)
+	})
 }
 
 // readSubCollection reads a per-object relationship in full. An object

@@ -3,6 +3,7 @@ package activities
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -112,7 +113,11 @@ func appendGUID(b []byte, g [16]byte) []byte {
 // removed marks an "@removed" entry of a delta. A lone object counts as a
 // one-item array. Entries without an id are skipped.
 func eachRef(raw []byte, fn func(typ, id string, removed bool)) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(raw), lenient...)
+	return eachRefIn(jsontext.NewDecoder(bytes.NewReader(raw), lenient...), fn)
+}
+
+// eachRefIn is eachRef for the next value of dec.
+func eachRefIn(dec *jsontext.Decoder, fn func(typ, id string, removed bool)) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -207,20 +212,92 @@ func skipRest(dec *jsontext.Decoder, first jsontext.Token) error {
 }
 
 // add folds a JSON list of references into s; @removed entries leave it.
-func (s *refSet) add(raw []byte) error {
-	return eachRef(raw, func(typ, id string, removed bool) {
-		if removed {
-			s.remove(id)
-		} else {
-			s.put(typ, id)
+func (s *refSet) add(raw []byte) error { return eachRef(raw, s.fold) }
+
+func (s *refSet) fold(typ, id string, removed bool) {
+	if removed {
+		s.remove(id)
+	} else {
+		s.put(typ, id)
+	}
+}
+
+// addStored folds a stored relationship object {"value":[…]} into s,
+// read as a stream: a large one comes from the repository part by part.
+func (s *refSet) addStored(rd io.Reader) error {
+	dec := jsontext.NewDecoder(rd, lenient...)
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != '{' {
+		return fmt.Errorf("stored relationship is not an object")
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return err
 		}
-	})
+		if name.String() != "value" {
+			err = dec.SkipValue()
+		} else {
+			err = eachRefIn(dec, s.fold)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = dec.ReadToken()
+	return err
 }
 
 // encode writes {"value":[…]} with references sorted by id: the stored
 // form of a relationship, already canonical JSON. GUIDs sort as their bytes
 // do (lowercase hex keeps the order) and are written straight from them.
 func (s *refSet) encode() []byte {
+	b, _ := s.write(make([]byte, 0, 16+s.len()*72), nil)
+	return b
+}
+
+// A stored list of more than 6×every references (≈ 1 MB at the default
+// every) is written in parts (Writer.PutParts), so neither the backup nor
+// the repository holds it whole; a smaller one is one object, which the
+// repository stores as a small delta when a few members change.
+const defaultPartRefs = 2048
+
+func storedInParts(n, every int) bool { return n > 6*every }
+
+// encodeParts is encode in parts, handed to yield one at a time (the
+// buffer is reused). A part ends after a reference whose id hashes to a
+// multiple of every, once it holds every/4 references (at most 4×every):
+// the ids decide, so a member joining or leaving changes one part.
+func (s *refSet) encodeParts(every int, yield func(part []byte) error) error {
+	n := 0
+	b, err := s.write(nil, func(b, id []byte) ([]byte, error) {
+		n++
+		if n >= 4*every || n >= every/4 && fnv64a(id)%uint64(every) == 0 {
+			n = 0
+			return b[:0], yield(b)
+		}
+		return b, nil
+	})
+	if err != nil {
+		return err
+	}
+	return yield(b)
+}
+
+func fnv64a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}
+
+// write appends the stored form to b; after each reference, cut (if set)
+// may hand b on and return it emptied.
+func (s *refSet) write(b []byte, cut func(b, id []byte) ([]byte, error)) ([]byte, error) {
 	type guidRef struct {
 		g   [16]byte
 		typ uint8
@@ -235,10 +312,9 @@ func (s *refSet) encode() []byte {
 		others = append(others, id)
 	}
 	slices.Sort(others)
-	b := make([]byte, 0, 16+s.len()*72)
 	b = append(b, `{"value":[`...)
 	first := true
-	write := func(id []byte, typ uint8) {
+	write := func(id []byte, typ uint8) (err error) {
 		if !first {
 			b = append(b, ',')
 		}
@@ -252,6 +328,10 @@ func (s *refSet) encode() []byte {
 		b = append(b, `"id":`...)
 		b, _ = jsontext.AppendQuote(b, id)
 		b = append(b, '}')
+		if cut != nil {
+			b, err = cut(b, id)
+		}
+		return err
 	}
 	var text [36]byte
 	i, j := 0, 0
@@ -259,15 +339,19 @@ func (s *refSet) encode() []byte {
 		if i < len(guids) {
 			appendGUID(text[:0], guids[i].g)
 		}
+		var err error
 		if j == len(others) || i < len(guids) && string(text[:]) < others[j] {
-			write(text[:], guids[i].typ)
+			err = write(text[:], guids[i].typ)
 			i++
 		} else {
-			write([]byte(others[j]), s.other[others[j]])
+			err = write([]byte(others[j]), s.other[others[j]])
 			j++
 		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return append(b, `]}`...)
+	return append(b, `]}`...), nil
 }
 
 func (s *refSet) typeName(n uint8) string {

@@ -1,6 +1,12 @@
 package activities
 
-import "testing"
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
 
 func TestRefSetFoldsDeltaSlicesAndEncodesSorted(t *testing.T) {
 	s := newRefSet()
@@ -21,14 +27,66 @@ func TestRefSetFoldsDeltaSlicesAndEncodesSorted(t *testing.T) {
 		t.Fatalf("encode:\n got %s\nwant %s", got, want)
 	}
 	// The stored form reads back to the same set.
-	v, ok := storedRefs(s.encode())
 	again := newRefSet()
-	if !ok || again.add(v) != nil || string(again.encode()) != want {
-		t.Fatalf("round trip: %s", again.encode())
+	if err := again.addStored(bytes.NewReader(s.encode())); err != nil || string(again.encode()) != want {
+		t.Fatalf("round trip: %s (%v)", again.encode(), err)
+	}
+	for _, bad := range []string{`{"value":[{"id":"a"}]`, `[]`, `{"value":7}`} {
+		if err := newRefSet().addStored(strings.NewReader(bad)); err == nil {
+			t.Errorf("stored %q: want an error", bad)
+		}
 	}
 	for _, bad := range []string{`[{"id":"a"`, `"text"`, `[{"id":`, ``} {
 		if err := newRefSet().add([]byte(bad)); err == nil {
 			t.Errorf("%q: want an error", bad)
 		}
+	}
+}
+
+// A large list is written in parts that join to encode's bytes;
+// a member joining changes one part, and the parts read back as a stream.
+func TestRefSetEncodesLargeListsInContentDefinedParts(t *testing.T) {
+	s := newRefSet()
+	for i := range 40000 {
+		s.put("#microsoft.graph.user", fmt.Sprintf("%08x-0000-4000-8000-%012x", i*2654435761%(1<<32), i))
+	}
+	partsOf := func() []string {
+		var out []string
+		if err := s.encodeParts(defaultPartRefs, func(p []byte) error {
+			if n := strings.Count(string(p), `"id"`); n > 4*defaultPartRefs {
+				t.Fatalf("part of %d references", n)
+			}
+			out = append(out, string(p))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := partsOf()
+	if got := strings.Join(before, ""); got != string(s.encode()) {
+		t.Fatal("parts do not join to the whole list")
+	}
+	if len(before) < 4 {
+		t.Fatalf("%d parts for %d bytes", len(before), len(s.encode()))
+	}
+	s.put("#microsoft.graph.user", "7fffffff-0000-4000-8000-000000000000")
+	after := partsOf()
+	old := map[string]bool{}
+	for _, p := range before {
+		old[p] = true
+	}
+	fresh := 0
+	for _, p := range after {
+		if !old[p] {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Fatalf("one member joining changed %d of %d parts", fresh, len(after))
+	}
+	again := newRefSet()
+	if err := again.addStored(iotest.OneByteReader(strings.NewReader(strings.Join(after, "")))); err != nil || again.len() != s.len() {
+		t.Fatalf("read back %d of %d (%v)", again.len(), s.len(), err)
 	}
 }

@@ -1,8 +1,13 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+
+	"github.com/entravault/entravault/internal/repository/content"
+	"github.com/entravault/entravault/internal/repository/pack"
 )
 
 // Current returns an object as the snapshot being written holds it so far:
@@ -35,6 +40,68 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 		return nil, fmt.Errorf("%s %s: %w", objType, id, err)
 	}
 	return append([]byte(nil), raw...), nil
+}
+
+// Open is Current as a reader: an object stored in parts (PutParts) is
+// read one part at a time, so a caller can parse it without holding it
+// whole.
+func (w *Writer) Open(ctx context.Context, objType, id string) (io.Reader, error) {
+	if err := w.usable(); err != nil {
+		return nil, err
+	}
+	e, ok, err := w.lookup(objKey(objType, id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
+	}
+	if raw, ok := w.recent[e.cid]; ok {
+		return bytes.NewReader(append([]byte(nil), raw...)), nil
+	}
+	if _, pending := w.pending[e.cid]; pending {
+		if err := w.flush(); err != nil {
+			return nil, err
+		}
+	}
+	b, kind, err := w.r.readStored(ctx, e.cid)
+	if err == nil && kind == pack.KindParts {
+		var ids []content.ID
+		if ids, err = partIDs(e.cid, b); err == nil {
+			return &partsReader{ctx: ctx, r: w.r, parts: ids}, nil
+		}
+	}
+	if err == nil {
+		b, _, err = w.r.readContent(ctx, e.cid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", objType, id, err)
+	}
+	return bytes.NewReader(append([]byte(nil), b...)), nil
+}
+
+// partsReader reads a parts object part by part.
+type partsReader struct {
+	ctx   context.Context
+	r     *Repository
+	parts []content.ID
+	cur   []byte // the rest of the part being read (a cached group's bytes: read only)
+}
+
+func (p *partsReader) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		if len(p.parts) == 0 {
+			return 0, io.EOF
+		}
+		raw, _, err := p.r.readContent(p.ctx, p.parts[0])
+		if err != nil {
+			return 0, fmt.Errorf("part %s: %w", p.parts[0].Short(), err)
+		}
+		p.cur, p.parts = raw, p.parts[1:]
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
 }
 
 // Has reports whether the snapshot being written holds an object so far,

@@ -62,6 +62,13 @@ func (x *index) depth(id content.ID) (int, bool) {
 	return int(x.bases[id].depth), true
 }
 
+func (x *index) kind(id content.ID) pack.Kind {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	l, _ := x.byID.get(id)
+	return l.kind
+}
+
 func (x *index) base(id content.ID) (content.ID, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -292,6 +299,21 @@ func (r *Repository) packsWithEntries(ctx context.Context) ([]packInfo, error) {
 // pack vanished (prune repacked it), the index is reloaded, since prune
 // writes the new index before it deletes anything, and the read retried.
 func (r *Repository) readContent(ctx context.Context, id content.ID) ([]byte, pack.Kind, error) {
+	b, kind, err := r.readStored(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch kind {
+	case pack.KindDelta:
+		return r.applyDelta(ctx, id, b)
+	case pack.KindParts:
+		return r.joinParts(ctx, id, b)
+	}
+	return b, kind, nil
+}
+
+// readStored returns a blob as stored: a delta or a part list unresolved.
+func (r *Repository) readStored(ctx context.Context, id content.ID) ([]byte, pack.Kind, error) {
 	var lastErr error
 	for attempt := range 3 {
 		l, p, ok := r.idx.lookup(id)
@@ -307,11 +329,7 @@ func (r *Repository) readContent(ctx context.Context, id content.ID) ([]byte, pa
 		}
 		g, err := r.readGroup(ctx, p, l.group)
 		if err == nil {
-			b := g[l.offset : l.offset+l.length : l.offset+l.length]
-			if l.kind != pack.KindDelta {
-				return b, l.kind, nil
-			}
-			return r.applyDelta(ctx, id, b)
+			return g[l.offset : l.offset+l.length : l.offset+l.length], l.kind, nil
 		}
 		if !errors.Is(err, errPackGone) {
 			return nil, 0, err
@@ -366,4 +384,39 @@ func (r *Repository) applyDelta(ctx context.Context, id content.ID, delta []byte
 		return nil, 0, fmt.Errorf("%w: content %s: %w", ErrCorrupt, id.Short(), err)
 	}
 	return out, pack.KindObject, nil
+}
+
+// joinParts reads a parts object whole (PutParts); readers that must not
+// hold it whole use partsReader.
+func (r *Repository) joinParts(ctx context.Context, id content.ID, list []byte) ([]byte, pack.Kind, error) {
+	ids, err := partIDs(id, list)
+	if err != nil {
+		return nil, 0, err
+	}
+	size := 0
+	for _, p := range ids {
+		l, _, _ := r.idx.lookup(p)
+		size += int(l.length)
+	}
+	out := make([]byte, 0, size)
+	for _, p := range ids {
+		b, _, err := r.readContent(ctx, p)
+		if err != nil {
+			return nil, 0, fmt.Errorf("part of %s: %w", id.Short(), err)
+		}
+		out = append(out, b...)
+	}
+	return out, pack.KindObject, nil
+}
+
+// partIDs decodes a KindParts blob.
+func partIDs(id content.ID, list []byte) ([]content.ID, error) {
+	if len(list) == 0 || len(list)%len(content.ID{}) != 0 {
+		return nil, fmt.Errorf("%w: content %s: malformed part list", ErrCorrupt, id.Short())
+	}
+	ids := make([]content.ID, len(list)/len(content.ID{}))
+	for i := range ids {
+		copy(ids[i][:], list[i*len(content.ID{}):])
+	}
+	return ids, nil
 }

@@ -146,7 +146,8 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 		}
 	}
 
-	// A live object stored as a delta keeps its whole base chain alive.
+	// A live object stored as a delta keeps its whole base chain alive, and
+	// one stored in parts its parts.
 	work := make([]content.ID, 0, len(live))
 	for id := range live {
 		work = append(work, id)
@@ -154,7 +155,11 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	for len(work) > 0 {
 		id := work[len(work)-1]
 		work = work[:len(work)-1]
-		if b, ok := r.idx.base(id); ok {
+		refs, err := r.blobRefs(ctx, id)
+		if err != nil {
+			return rep, fmt.Errorf("prune: %w", err)
+		}
+		for _, b := range refs {
 			if _, seen := live[b]; !seen {
 				live[b] = struct{}{}
 				work = append(work, b)
@@ -369,4 +374,20 @@ func estimateRepack(packs []packInfo, live map[content.ID]struct{}) int64 {
 		n += p.size * unused / (used + unused)
 	}
 	return n
+}
+
+// blobRefs lists the blobs a stored blob needs to be read: a delta's base,
+// a parts object's parts.
+func (r *Repository) blobRefs(ctx context.Context, id content.ID) ([]content.ID, error) {
+	if b, ok := r.idx.base(id); ok {
+		return []content.ID{b}, nil
+	}
+	if r.idx.kind(id) != pack.KindParts {
+		return nil, nil
+	}
+	list, _, err := r.readStored(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return partIDs(id, list)
 }

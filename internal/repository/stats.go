@@ -18,8 +18,11 @@ type Stats struct {
 	Contents    int
 	ObjectBlobs int // full objects plus DeltaBlobs
 	DeltaBlobs  int // objects stored as a delta against an earlier version
-	TreeBlobs   int
-	RawBytes    int64
+	// PartsObjects are large objects stored as a list of PartBlobs
+	// (Writer.PutParts); both count in ObjectBlobs.
+	PartsObjects, PartBlobs int
+	TreeBlobs               int
+	RawBytes                int64
 }
 
 // Stats reads the index and snapshot list.
@@ -43,8 +46,13 @@ func (r *Repository) Stats(ctx context.Context) (Stats, error) {
 	r.idx.byID.each(func(_ content.ID, l loc) {
 		if l.kind != pack.KindTree {
 			s.ObjectBlobs++
-			if l.kind == pack.KindDelta {
+			switch l.kind {
+			case pack.KindDelta:
 				s.DeltaBlobs++
+			case pack.KindParts:
+				s.PartsObjects++
+			case pack.KindPart:
+				s.PartBlobs++
 			}
 		} else {
 			s.TreeBlobs++

@@ -163,7 +163,7 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 				continue
 			}
 			refs[e.cid] = ref{snap: id, key: e.key}
-			if !r.chainPresent(e.cid, missingPack) {
+			if !r.chainPresent(ctx, e.cid, missingPack) {
 				rep.Problems = append(rep.Problems, Problem{Kind: MissingContent, Snapshot: id,
 					Object: displayKey(e.key), Content: e.cid.String()})
 				continue
@@ -254,6 +254,10 @@ func (r *Repository) readPack(ctx context.Context, p packInfo, refs map[content.
 			switch e.Kind {
 			case pack.KindObject:
 				got, err = content.Sum(b)
+			case pack.KindParts:
+				if b, _, err = r.readContent(ctx, e.ID); err == nil {
+					got, err = content.Sum(b)
+				}
 			case pack.KindDelta:
 				var base []byte
 				if base, _, err = r.readContent(ctx, e.Base); err == nil {
@@ -280,19 +284,32 @@ func objectName(key string) string {
 	return displayKey(key)
 }
 
-// chainPresent reports whether id and, for deltas, every base down the chain
-// are indexed in packs that exist.
-func (r *Repository) chainPresent(id content.ID, missingPack map[string]bool) bool {
+// chainPresent reports whether id and every blob it needs (a delta's base
+// chain, a parts object's parts) are indexed in packs that exist.
+func (r *Repository) chainPresent(ctx context.Context, id content.ID, missingPack map[string]bool) bool {
 	for range 64 {
 		_, p, ok := r.idx.lookup(id)
 		if !ok || missingPack[p.name] {
 			return false
 		}
 		b, isDelta := r.idx.base(id)
-		if !isDelta {
+		if isDelta {
+			id = b
+			continue
+		}
+		if r.idx.kind(id) != pack.KindParts {
 			return true
 		}
-		id = b
+		parts, err := r.blobRefs(ctx, id)
+		if err != nil {
+			return false
+		}
+		for _, part := range parts {
+			if _, p, ok := r.idx.lookup(part); !ok || missingPack[p.name] {
+				return false
+			}
+		}
+		return true
 	}
 	return false
 }

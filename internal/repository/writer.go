@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -223,6 +224,77 @@ func (w *Writer) PutCanonical(ctx context.Context, objType, id string, raw []byt
 	return w.put(ctx, objType, id, raw, true)
 }
 
+// PutParts is PutCanonical for an object too large to hold whole (an "all
+// employees" group's member list): parts yields its canonical form piece
+// by piece, and no step here holds more than one piece. Each piece is
+// stored, and deduplicated, as a blob of its own and the object as the
+// list of them, so readers see one object. Pieces should end at places the
+// content decides (not at fixed sizes): then a change rewrites one piece
+// and the rest dedup. An object given as a single piece is stored as
+// PutCanonical stores it.
+func (w *Writer) PutParts(ctx context.Context, objType, id string, parts func(yield func(part []byte) error) error) error {
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if err := checkName(objType, id); err != nil {
+		return err
+	}
+	whole := sha256.New()
+	var first []byte // kept until a second piece makes this a parts object
+	var list []byte  // part ids, 32 bytes each
+	size := 0
+	err := parts(func(part []byte) error {
+		if err := w.usable(); err != nil {
+			return err
+		}
+		whole.Write(part)
+		size += len(part)
+		switch {
+		case len(list) == 0 && first == nil:
+			first = append([]byte{}, part...)
+			return nil
+		case first != nil:
+			if err := w.storePart(&list, first); err != nil {
+				return err
+			}
+			first = nil
+		}
+		return w.storePart(&list, part)
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case first != nil:
+		return w.put(ctx, objType, id, first, true)
+	case len(list) == 0:
+		return fmt.Errorf("%w: %s %s: no content", ErrInvalidObject, objType, id)
+	case uint64(size) > math.MaxUint32:
+		return fmt.Errorf("%w: %s %s: larger than 4 GiB", ErrInvalidObject, objType, id)
+	}
+	key := objKey(objType, id)
+	w.markSeen(key, true)
+	cid := content.ID(whole.Sum(nil))
+	var sum [16]byte
+	copy(sum[:], cid[:16])
+	prev, had, err := w.prev(key)
+	if err != nil {
+		return err
+	}
+	if had && prev.sum == sum {
+		return nil
+	}
+	w.changes[key] = entry{key: key, cid: cid, sum: sum, size: uint32(size)}
+	w.cpKeys = append(w.cpKeys, key)
+	return w.storeItem(pack.Item{ID: cid, Kind: pack.KindParts}, list)
+}
+
+func (w *Writer) storePart(list *[]byte, part []byte) error {
+	id := content.SumBytes(part)
+	*list = append(*list, id[:]...)
+	return w.store(id, pack.KindPart, part)
+}
+
 func (w *Writer) put(ctx context.Context, objType, id string, raw []byte, canonical bool) error {
 	if err := w.usable(); err != nil {
 		return err
@@ -283,8 +355,8 @@ func (w *Writer) delta(ctx context.Context, base, cid content.ID, raw []byte) (p
 		return pack.Item{}, nil, false
 	}
 	depth, ok := w.r.idx.depth(base)
-	if !ok || depth >= maxDeltaDepth {
-		return pack.Item{}, nil, false
+	if !ok || depth >= maxDeltaDepth || w.r.idx.kind(base) == pack.KindParts {
+		return pack.Item{}, nil, false // a parts object is too large to read back whole
 	}
 	w.deltaLoads++
 	braw, _, err := w.r.readContent(ctx, base)

@@ -24,6 +24,12 @@ const (
 	// KindDelta is an object stored as a delta against an earlier version
 	// (Item.Base); its id is the object's content id, like KindObject.
 	KindDelta Kind = 3
+	// KindPart is a piece of a large object's bytes; its id hashes the
+	// bytes.
+	KindPart Kind = 4
+	// KindParts is a large object stored as its parts: the data is their
+	// ids, 32 bytes each, in order. Its id is the object's content id.
+	KindParts Kind = 5
 )
 
 const (
