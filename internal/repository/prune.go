@@ -291,7 +291,7 @@ func (r *Repository) resetIndex() {
 func (r *Repository) repack(ctx context.Context, packs []packInfo, live map[content.ID]struct{}) ([]packInfo, int64, error) {
 	var out []packInfo
 	var oldBytes, newBytes int64
-	b := pack.NewBuilder(r.keys)
+	b := pack.NewBuilder(r.keys, r.packBuffer())
 	var group []byte
 	var items []pack.Item
 	copied := map[content.ID]bool{}
@@ -309,7 +309,7 @@ func (r *Repository) repack(ctx context.Context, packs []packInfo, live map[cont
 		}
 		out = append(out, packInfo{name: name, size: int64(len(data)), header: hdr})
 		newBytes += int64(len(data))
-		b = pack.NewBuilder(r.keys)
+		b.Reset()
 		return nil
 	}
 	for _, p := range packs {

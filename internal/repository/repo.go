@@ -215,6 +215,11 @@ func newRepository(st *store, keys *crypto.Keys, id string, cfg Config) *Reposit
 	return r
 }
 
+// packBuffer is the buffer size a pack builder needs: a pack is sealed
+// once it reaches packSize (header included), so it holds at most one
+// group (and its header entries) more.
+func (r *Repository) packBuffer() int { return r.packSize + 2*r.groupSize }
+
 // ID is the repository's random id, set at init.
 func (r *Repository) ID() string { return r.id }
 

@@ -814,7 +814,7 @@ func newPacker(ctx context.Context, r *Repository) *packer {
 
 func (p *packer) run() {
 	defer close(p.done)
-	b := pack.NewBuilder(p.r.keys)
+	b := pack.NewBuilder(p.r.keys, p.r.packBuffer())
 	for j := range p.jobs {
 		if p.failed() == nil {
 			if j.plain != nil {
@@ -827,7 +827,7 @@ func (p *packer) run() {
 					p.err = err
 					p.mu.Unlock()
 				}
-				b = pack.NewBuilder(p.r.keys)
+				b.Reset() // the pack is written: its buffer is free again
 			}
 		}
 		if j.flush != nil {

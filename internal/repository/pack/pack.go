@@ -101,64 +101,83 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 
 // Builder accumulates compressed groups until Seal. Not safe for concurrent use.
 type Builder struct {
-	keys    *crypto.Keys
-	groups  [][]byte // compressed plaintext
-	scratch []byte
+	keys *crypto.Keys
+	// buf is the pack as it will be written: each compressed group is
+	// followed by room for its authentication tag, so Seal encrypts in
+	// place and a pack never needs a second copy (three backups at once
+	// held 12 MiB packs twice over).
+	buf     []byte
+	hint    int
 	hdr     Header
-	size    int
+	hdrSize int // of the encoded header, so far
 }
 
-// NewBuilder returns an empty pack builder.
-func NewBuilder(keys *crypto.Keys) *Builder { return &Builder{keys: keys} }
+// NewBuilder returns an empty pack builder. sizeHint, the expected pack
+// size, sizes its buffer once instead of growing it.
+func NewBuilder(keys *crypto.Keys, sizeHint int) *Builder {
+	return &Builder{keys: keys, hint: sizeHint}
+}
+
+// Reset empties b for the next pack, keeping its buffer: the bytes Seal
+// returned must no longer be in use.
+func (b *Builder) Reset() {
+	b.buf = b.buf[:0]
+	b.hdr = Header{}
+	b.hdrSize = 0
+}
+
+var tagRoom [crypto.Overhead]byte
 
 // AddGroup compresses plain (the concatenated blobs described by items) as
 // one group. plain may be reused by the caller afterwards.
 func (b *Builder) AddGroup(plain []byte, items []Item) {
+	if b.buf == nil {
+		b.buf = make([]byte, 0, b.hint)
+	}
 	e, _ := codecs()
-	// Compress into scratch, keep an exact copy: a pack holds hundreds of
-	// groups, and len(plain)/3 of capacity each is twice what JSON needs.
-	b.scratch = e.EncodeAll(plain, b.scratch[:0])
-	z := slices.Clone(b.scratch)
-	g := uint32(len(b.groups))
-	b.groups = append(b.groups, z)
-	b.hdr.Groups = append(b.hdr.Groups, Group{RawLen: uint32(len(plain)), Sum: sha256.Sum256(z)})
+	start := len(b.buf)
+	b.buf = e.EncodeAll(plain, b.buf)
+	z := b.buf[start:]
+	g := uint32(len(b.hdr.Groups))
+	b.hdr.Groups = append(b.hdr.Groups, Group{Off: uint32(start), Len: uint32(len(z) + crypto.Overhead),
+		RawLen: uint32(len(plain)), Sum: sha256.Sum256(z)})
+	b.buf = append(b.buf, tagRoom[:]...)
+	b.hdrSize += headerGroup
 	for _, it := range items {
 		b.hdr.Entries = append(b.hdr.Entries, Entry{Item: it, Group: g})
+		b.hdrSize += headerEntry
+		if it.Kind == KindDelta {
+			b.hdrSize += 33
+		}
 	}
-	b.size += len(z) + crypto.Overhead
 }
 
-// Size is the pack's approximate size so far.
-func (b *Builder) Size() int { return b.size }
+// Size is the pack's size so far, its header included: a pack of tiny
+// objects has a header as large as its data.
+func (b *Builder) Size() int { return len(b.buf) + b.hdrSize }
 
 // Empty reports whether nothing was added.
-func (b *Builder) Empty() bool { return len(b.groups) == 0 }
+func (b *Builder) Empty() bool { return len(b.hdr.Groups) == 0 }
 
 // Seal encrypts everything and returns the pack's name, bytes and header.
-// The builder must not be used afterwards.
+// The bytes are the builder's buffer: valid until Reset.
 func (b *Builder) Seal() (string, []byte, *Header) {
-	off := uint32(0)
-	for i, z := range b.groups {
-		b.hdr.Groups[i].Off = off
-		b.hdr.Groups[i].Len = uint32(len(z) + crypto.Overhead)
-		off += b.hdr.Groups[i].Len
-	}
 	plainHdr := EncodeHeader(&b.hdr)
 	nameMAC := b.keys.MAC([]byte("pack"), plainHdr)
 	name := fmt.Sprintf("%x", nameMAC)
-	out := make([]byte, 0, int(off)+len(plainHdr)+crypto.Overhead+trailerSize)
-	for i, z := range b.groups {
-		out = b.keys.Seal(out, nonce(b.keys, name, uint32(i)), z, ad(name, uint32(i)))
-		b.groups[i] = nil // sealed: let the plaintext go before the upload
+	for i, g := range b.hdr.Groups {
+		z := b.buf[g.Off : g.Off+g.Len-crypto.Overhead]
+		b.keys.Seal(z[:0], nonce(b.keys, name, uint32(i)), z, ad(name, uint32(i)))
 	}
-	start := len(out)
-	out = b.keys.Seal(out, nonce(b.keys, name, headerIndex), plainHdr, ad(name, headerIndex))
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(out)-start))
-	out = append(out, magic...)
+	b.buf = slices.Grow(b.buf, len(plainHdr)+crypto.Overhead+trailerSize)
+	start := len(b.buf)
+	b.buf = b.keys.Seal(b.buf, nonce(b.keys, name, headerIndex), plainHdr, ad(name, headerIndex))
+	b.buf = binary.LittleEndian.AppendUint32(b.buf, uint32(len(b.buf)-start))
+	b.buf = append(b.buf, magic...)
 	// A header of its own, trimmed: callers index it for the repository's
-	// lifetime, and &b.hdr would keep the builder and its compressed groups
-	// alive with it (that was most of a backup's heap, growing per pack).
-	return name, out, &Header{Groups: slices.Clone(b.hdr.Groups), Entries: slices.Clone(b.hdr.Entries)}
+	// lifetime, and &b.hdr would keep the builder and its buffer alive
+	// with it (that was most of a backup's heap, growing per pack).
+	return name, b.buf, &Header{Groups: slices.Clone(b.hdr.Groups), Entries: slices.Clone(b.hdr.Entries)}
 }
 
 func nonce(k *crypto.Keys, name string, i uint32) []byte {

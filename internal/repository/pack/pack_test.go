@@ -21,7 +21,7 @@ func keys(t *testing.T) *crypto.Keys {
 
 func build(t *testing.T, k *crypto.Keys) (string, []byte, [][]byte) {
 	t.Helper()
-	b := NewBuilder(k)
+	b := NewBuilder(k, 0)
 	var blobs [][]byte
 	for g := range 3 {
 		var plain []byte
