@@ -96,9 +96,12 @@ func BenchmarkBackupUsersRSS(b *testing.B) {
 	}
 	for _, users := range []int{100_000, 500_000} {
 		b.Run(fmt.Sprintf("%dk", users/1000), func(b *testing.B) {
-			benchRSS(b, fmt.Sprint(users), connector.ScopeUsers)
+			benchRSS(b, fmt.Sprint(users), false, connector.ScopeUsers)
 		})
 	}
+	// An incremental run (nothing changed) holds the parent snapshot's
+	// object map besides the index.
+	b.Run("500k-incremental", func(b *testing.B) { benchRSS(b, "500000", true, connector.ScopeUsers) })
 }
 
 // BenchmarkBackupTenantRSS is the same measure for a whole 500k-user
@@ -110,12 +113,17 @@ func BenchmarkBackupTenantRSS(b *testing.B) {
 		b.Skip("reads /proc/self/status")
 	}
 	b.Run("all-scopes", func(b *testing.B) {
-		benchRSS(b, "500000,100000,5000", connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits)
+		benchRSS(b, "500000,100000,5000", false, connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits)
 	})
-	b.Run("groups-only", func(b *testing.B) { benchRSS(b, "500000,100000,5000", connector.ScopeGroups) })
+	b.Run("groups-only", func(b *testing.B) { benchRSS(b, "500000,100000,5000", false, connector.ScopeGroups) })
+	b.Run("all-scopes-incremental", func(b *testing.B) {
+		benchRSS(b, "500000,100000,5000", true, connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits)
+	})
 }
 
-func benchRSS(b *testing.B, sizes string, scopes ...connector.Scope) {
+// benchRSS measures full runs into a fresh repository, or with
+// incremental the run after one (the tenant unchanged).
+func benchRSS(b *testing.B, sizes string, incremental bool, scopes ...connector.Scope) {
 	cr := startRSSSimulator(b, sizes)
 	h := harnessFor(b, cr, newFileRepo(b))
 	h.b.Graph.(*worker.GraphFactory).PageSize = 0 // Graph's largest pages, as in production
@@ -124,6 +132,9 @@ func benchRSS(b *testing.B, sizes string, scopes ...connector.Scope) {
 	for b.Loop() {
 		b.StopTimer()
 		h.freshRepo(b) // a fresh repository each time: every run is full
+		if incremental {
+			h.runConcurrently(scopes...)
+		}
 		debug.FreeOSMemory()
 		if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 			b.Fatalf("reset peak RSS: %v", err)

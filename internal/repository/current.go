@@ -116,17 +116,15 @@ func (w *Writer) Has(objType, id string) (bool, error) {
 
 func (w *Writer) lookup(key string) (entry, bool, error) {
 	e, ok, err := w.changed(key)
-	if err != nil {
+	switch {
+	case err != nil:
 		return entry{}, false, err
-	}
-	if !ok {
+	case ok:
+		return w.resolve(e)
+	case w.opts.Full:
 		// A full run starts from nothing: the parent's objects count only
 		// once Put again.
-		i, inParent := w.parentIndex(key)
-		if !inParent || (w.opts.Full && !w.hasSeen(i)) {
-			return entry{}, false, nil
-		}
-		e = w.parentList[i]
+		return entry{}, false, nil
 	}
-	return e, !e.deleted, nil
+	return w.parentEntry(key)
 }

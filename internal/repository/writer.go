@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -45,22 +46,19 @@ type Writer struct {
 	opts WriterOptions
 	lock *repoLock
 
-	parentID   SnapshotID
-	parent     *manifest
-	parentList []entry // sorted; found by binary search
+	parentID SnapshotID
+	parent   *manifest
+	// parentSums tells a full run's unchanged objects (parent.go).
+	parentSums parentSums
 	// changes since the last spill; older ones are in runs (spill.go),
 	// their keys in spilledKeys.
 	changes     map[string]entry
 	runs        []*spillRun
 	spilledKeys spilled
-	// seen has a bit per parentList entry a Full run has Put (nil unless
-	// Full with a parent): the rest is removed at Commit.
-	seen []uint64
-	// Keys changed (possibly repeated) and parent entries seen since the
-	// last checkpoint, and that checkpoint's blob: checkpoints form a
-	// chain, so each stores only what is new.
+	// Keys changed (possibly repeated) since the last checkpoint, and that
+	// checkpoint's blob: checkpoints form a chain, so each stores only
+	// what is new.
 	cpKeys []string
-	cpSeen []int
 	cpHead content.ID
 	state  map[string]string
 
@@ -117,14 +115,12 @@ func (w *Writer) init(ctx context.Context) error {
 		if m.Connector != w.opts.Connector || m.Scope != w.opts.Scope {
 			return fmt.Errorf("writer: parent %s belongs to %s/%s", w.opts.Parent.Short(), m.Connector, m.Scope)
 		}
-		list, err := w.r.view(ctx, m)
-		if err != nil {
-			return fmt.Errorf("writer: parent: %w", err)
-		}
-		w.parentID, w.parent, w.parentList = w.opts.Parent, m, list
 		if w.opts.Full {
-			w.seen = make([]uint64, (len(list)+63)/64)
+			if w.parentSums, err = w.r.parentSums(ctx, m); err != nil {
+				return fmt.Errorf("writer: parent: %w", err)
+			}
 		}
+		w.parentID, w.parent = w.opts.Parent, m
 		maps.Copy(w.state, m.State)
 	}
 	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -162,46 +158,6 @@ func (w *Writer) changed(key string) (entry, bool, error) {
 	}
 	return entry{}, false, nil
 }
-
-// prev returns key's entry as the snapshot holds it so far: this run's
-// change, else the parent's.
-func (w *Writer) prev(key string) (entry, bool, error) {
-	e, ok, err := w.changed(key)
-	if ok || err != nil {
-		return e, ok && !e.deleted, err
-	}
-	if i, ok := w.parentIndex(key); ok {
-		return w.parentList[i], true, nil
-	}
-	return entry{}, false, nil
-}
-
-func (w *Writer) parentIndex(key string) (int, bool) {
-	return slices.BinarySearchFunc(w.parentList, key, cmpEntryKey)
-}
-
-// markSeen records that a Full run has Put key (or, with seen false,
-// Deleted it).
-func (w *Writer) markSeen(key string, seen bool) {
-	if w.seen == nil {
-		return
-	}
-	i, ok := w.parentIndex(key)
-	if !ok {
-		return
-	}
-	bit := uint64(1) << (i % 64)
-	switch {
-	case !seen:
-		w.seen[i/64] &^= bit
-	case w.seen[i/64]&bit == 0:
-		w.seen[i/64] |= bit
-		w.cpSeen = append(w.cpSeen, i)
-	}
-}
-
-// hasSeen tells whether a Full run has Put parent entry i.
-func (w *Writer) hasSeen(i int) bool { return w.seen != nil && w.seen[i/64]&(1<<(i%64)) != 0 }
 
 func checkName(objType, id string) error {
 	if objType == "" || id == "" || strings.ContainsRune(objType, 0) || strings.ContainsRune(id, 0) {
@@ -273,16 +229,11 @@ func (w *Writer) PutParts(ctx context.Context, objType, id string, parts func(yi
 		return fmt.Errorf("%w: %s %s: larger than 4 GiB", ErrInvalidObject, objType, id)
 	}
 	key := objKey(objType, id)
-	w.markSeen(key, true)
 	cid := content.ID(whole.Sum(nil))
 	var sum [16]byte
 	copy(sum[:], cid[:16])
-	prev, had, err := w.prev(key)
-	if err != nil {
+	if _, _, same, err := w.since(key, sum, size); err != nil || same {
 		return err
-	}
-	if had && prev.sum == sum {
-		return nil
 	}
 	w.changes[key] = entry{key: key, cid: cid, sum: sum, size: uint32(size)}
 	w.cpKeys = append(w.cpKeys, key)
@@ -303,16 +254,12 @@ func (w *Writer) put(ctx context.Context, objType, id string, raw []byte, canoni
 		return err
 	}
 	key := objKey(objType, id)
-	w.markSeen(key, true)
 	full := sha256.Sum256(raw)
 	var sum [16]byte
 	copy(sum[:], full[:16])
-	prev, had, err := w.prev(key)
-	if err != nil {
-		return err
-	}
-	if had && prev.sum == sum {
-		return nil // byte-identical: no canonicalisation needed
+	prev, had, same, err := w.since(key, sum, len(raw))
+	if err != nil || same {
+		return err // byte-identical: no canonicalisation needed
 	}
 	cid := content.ID(full)
 	if !canonical {
@@ -402,7 +349,6 @@ func (w *Writer) Delete(ctx context.Context, objType, id string) error {
 	key := objKey(objType, id)
 	w.changes[key] = entry{key: key, deleted: true}
 	w.cpKeys = append(w.cpKeys, key)
-	w.markSeen(key, false)
 	return nil
 }
 
@@ -490,24 +436,19 @@ func (w *Writer) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err := w.usable(); err != nil {
 		return Checkpoint{}, err
 	}
-	slices.Sort(w.cpSeen) // parentList order is key order
-	seen := make([]entry, len(w.cpSeen))
-	for j, i := range w.cpSeen {
-		seen[j] = entry{key: w.parentList[i].key, deleted: true} // key only
-	}
 	slices.Sort(w.cpKeys)
 	w.cpKeys = slices.Compact(w.cpKeys)
 	changes := make([]entry, len(w.cpKeys))
 	for i, k := range w.cpKeys {
 		changes[i] = w.changes[k]
 	}
-	blob := makeTreeBlob(encodeCheckpoint(w.cpHead, changes, seen))
+	blob := makeTreeBlob(encodeCheckpoint(w.cpHead, changes, nil))
 	w.store(blob.id, pack.KindTree, blob.data)
 	if err := w.flush(); err != nil {
 		return Checkpoint{}, err
 	}
 	w.cpHead = blob.id
-	w.cpKeys, w.cpSeen = w.cpKeys[:0], w.cpSeen[:0]
+	w.cpKeys = w.cpKeys[:0]
 	if err := w.maybeSpill(); err != nil {
 		return Checkpoint{}, err
 	}
@@ -569,22 +510,19 @@ func (w *Writer) resume(ctx context.Context, cp Checkpoint) error {
 			return err
 		}
 		for _, e := range seen {
-			w.markSeen(e.key, true)
+			// Written before unchanged markers replaced the seen list.
+			w.changes[e.key] = entry{key: e.key}
 		}
 		for _, e := range changes {
-			if !e.deleted && !w.r.idx.has(e.cid) {
+			if !e.deleted && !e.unchanged() && !w.r.idx.has(e.cid) {
 				return lost(fmt.Errorf("content %s missing", e.cid.Short()))
 			}
 			w.changes[e.key] = e
-			if e.deleted {
-				w.markSeen(e.key, false)
-			}
 		}
 		if err := w.maybeSpill(); err != nil {
 			return err
 		}
 	}
-	w.cpSeen = w.cpSeen[:0] // in the chain already
 	w.cpHead = head
 	w.state = maps.Clone(cp.State)
 	if w.state == nil {
@@ -623,17 +561,35 @@ func (w *Writer) maybeSpill() error {
 
 // walk merges the parent with this run's changes (mem: the unspilled ones,
 // sorted) in key order. fn sees each key's final entry (deleted for a
-// removal), its parent index (-1 when new) and whether it differs from the
-// parent. Nothing is materialised: memory does not grow with the tenant.
-func (w *Writer) walk(mem []entry, fn func(e entry, pi int, changed bool) error) error {
-	i := 0
+// removal), its parent entry (inParent) and whether it differs from it.
+// The parent is streamed: memory does not grow with the tenant.
+func (w *Writer) walk(mem []entry, fn func(e, p entry, inParent, changed bool) error) error {
+	var parent iter.Seq2[entry, error] = func(func(entry, error) bool) {}
+	if w.parent != nil {
+		parent = w.r.entries(w.ctx, w.parent)
+	}
+	next, stop := iter.Pull2(parent)
+	defer stop()
+	var p entry
+	var more bool
+	advance := func() error {
+		var err error
+		p, err, more = next()
+		return err
+	}
+	if err := advance(); err != nil {
+		return err
+	}
 	parentTo := func(key string, all bool) error {
-		for ; i < len(w.parentList) && (all || w.parentList[i].key < key); i++ {
+		for ; more && (all || p.key < key); {
 			var err error
-			if p := w.parentList[i]; w.opts.Full && !w.hasSeen(i) {
-				err = fn(entry{key: p.key, deleted: true}, i, true) // not Put by a full run
+			if w.opts.Full {
+				err = fn(entry{key: p.key, deleted: true}, p, true, true) // not Put by a full run
 			} else {
-				err = fn(p, i, false)
+				err = fn(p, p, true, false)
+			}
+			if err == nil {
+				err = advance()
 			}
 			if err != nil {
 				return err
@@ -645,15 +601,23 @@ func (w *Writer) walk(mem []entry, fn func(e entry, pi int, changed bool) error)
 		if err := parentTo(e.key, false); err != nil {
 			return err
 		}
-		if i < len(w.parentList) && w.parentList[i].key == e.key {
-			p := w.parentList[i]
-			i++
-			return fn(e, i-1, e.deleted || p.cid != e.cid || p.sum != e.sum)
+		if more && p.key == e.key {
+			old := p
+			if e.unchanged() {
+				e = old
+			}
+			if err := advance(); err != nil {
+				return err
+			}
+			return fn(e, old, true, e.deleted || old.cid != e.cid || old.sum != e.sum)
+		}
+		if e.unchanged() {
+			return fmt.Errorf("%w: %s unchanged but not in the parent", ErrCorrupt, displayKey(e.key))
 		}
 		if e.deleted {
 			return nil // removed before it ever was in a snapshot
 		}
-		return fn(e, -1, true)
+		return fn(e, entry{}, false, true)
 	})
 	if err != nil {
 		return err
@@ -676,15 +640,15 @@ func (w *Writer) Commit(ctx context.Context) (SnapshotInfo, error) {
 	}
 	// First pass: the delta (real differences from the parent) counted.
 	ndelta := 0
-	err := w.walk(mem, func(e entry, pi int, changed bool) error {
+	err := w.walk(mem, func(e, p entry, inParent, changed bool) error {
 		if !changed {
 			return nil
 		}
 		ndelta++
 		t, _ := splitKey(e.key)
-		if pi >= 0 {
+		if inParent {
 			m.Counts[t]--
-			m.Bytes -= int64(w.parentList[pi].size)
+			m.Bytes -= int64(p.size)
 		}
 		if !e.deleted {
 			m.Counts[t]++
@@ -704,7 +668,7 @@ func (w *Writer) Commit(ctx context.Context) (SnapshotInfo, error) {
 	if p == nil || len(p.Deltas) >= maxDeltas || p.DeltaSize+ndelta > p.BaseCount/2 {
 		var c chunker
 		n := 0
-		err = w.walk(mem, func(e entry, _ int, _ bool) error {
+		err = w.walk(mem, func(e, _ entry, _, _ bool) error {
 			if e.deleted {
 				return nil
 			}
@@ -729,7 +693,7 @@ func (w *Writer) Commit(ctx context.Context) (SnapshotInfo, error) {
 		m.Base, m.BaseCount, m.Deltas, m.DeltaSize = p.Base, p.BaseCount, slices.Clone(p.Deltas), p.DeltaSize
 		if ndelta > 0 {
 			out := binary.AppendUvarint([]byte{treeDelta}, uint64(ndelta))
-			err = w.walk(mem, func(e entry, _ int, changed bool) error {
+			err = w.walk(mem, func(e, _ entry, _, changed bool) error {
 				if changed {
 					out = appendEntry(out, e)
 				}
