@@ -581,7 +581,7 @@ func (w *Writer) walk(mem []entry, fn func(e, p entry, inParent, changed bool) e
 		return err
 	}
 	parentTo := func(key string, all bool) error {
-		for ; more && (all || p.key < key); {
+		for more && (all || p.key < key) {
 			var err error
 			if w.opts.Full {
 				err = fn(entry{key: p.key, deleted: true}, p, true, true) // not Put by a full run
