@@ -128,7 +128,7 @@ func benchRSS(b *testing.B, sizes string, incremental bool, scopes ...connector.
 	h := harnessFor(b, cr, newFileRepo(b))
 	h.b.Graph.(*worker.GraphFactory).PageSize = 0 // Graph's largest pages, as in production
 	var objects int
-	var peakRSS, baseRSS, peakHeap uint64
+	var peakRSS, baseRSS, peakHeap, peakLive uint64
 	for b.Loop() {
 		b.StopTimer()
 		h.freshRepo(b) // a fresh repository each time: every run is full
@@ -149,7 +149,8 @@ func benchRSS(b *testing.B, sizes string, incremental bool, scopes ...connector.
 			}
 		}
 		b.StopTimer()
-		peakHeap = max(peakHeap, stop())
+		heap, live := stop()
+		peakHeap, peakLive = max(peakHeap, heap), max(peakLive, live)
 		peakRSS = max(peakRSS, procStatus(b, "VmHWM"))
 		b.StartTimer()
 	}
@@ -157,6 +158,7 @@ func benchRSS(b *testing.B, sizes string, incremental bool, scopes ...connector.
 	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(baseRSS)/(1<<20), "base-rss-MiB")
 	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(peakLive)/(1<<20), "peak-live-MiB")
 }
 
 // procStatus reads a kB field of /proc/self/status, in bytes.
