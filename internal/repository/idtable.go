@@ -17,6 +17,22 @@ import (
 type idTable struct {
 	buckets [idBuckets]idBucket
 	n       int
+	arena   *entryArena // nil: all on the heap
+}
+
+// newIDTable returns a table whose large buckets live off the Go heap
+// (offheap.go); free releases them.
+func newIDTable() *idTable {
+	t := &idTable{}
+	t.arena = newEntryArena(t)
+	return t
+}
+
+// free releases the off-heap arrays; t must not be used afterwards.
+func (t *idTable) free() {
+	if t.arena != nil {
+		t.arena.freeAll()
+	}
 }
 
 const (
@@ -65,17 +81,17 @@ func (t *idTable) add(id content.ID, l loc) {
 	b.tail = append(b.tail, idEntry{id: id, loc: l})
 	t.n++
 	if len(b.tail) == idTailMax {
-		b.merge()
+		b.merge(t.arena)
 	}
 }
 
 // merge sorts the tail into the bucket's slice, in place from the back
-// (the slice grows as append grows it, 25% at a time once large).
-func (b *idBucket) merge() {
+// (the slice grows 25% at a time).
+func (b *idBucket) merge(a *entryArena) {
 	cmp := func(x, y idEntry) int { return compareIDs(x.id, y.id) }
 	slices.SortFunc(b.tail, cmp)
 	n := len(b.sorted)
-	b.sorted = append(b.sorted, b.tail...) // room; overwritten below
+	b.sorted = a.grow(b.sorted, len(b.tail))[:n+len(b.tail)] // room; filled below
 	i, j, k := n-1, len(b.tail)-1, len(b.sorted)-1
 	for j >= 0 {
 		if i >= 0 && cmp(b.sorted[i], b.tail[j]) > 0 {

@@ -47,7 +47,7 @@ type deltaRef struct {
 }
 
 func newIndex() *index {
-	return &index{byID: &idTable{}, byName: map[string]uint32{}, files: map[string]bool{},
+	return &index{byID: newIDTable(), byName: map[string]uint32{}, files: map[string]bool{},
 		bases: map[content.ID]deltaRef{}}
 }
 
@@ -365,6 +365,7 @@ func (r *Repository) readGroup(ctx context.Context, p packInfo, gi uint32) ([]by
 // reset empties the index; the caller holds x.mu.
 func (x *index) reset() {
 	fresh := newIndex()
+	x.byID.free()
 	x.byID, x.packs, x.byName, x.files, x.bases = fresh.byID, fresh.packs, fresh.byName, fresh.files, fresh.bases
 }
 

@@ -227,6 +227,10 @@ func (r *Repository) ID() string { return r.id }
 func (r *Repository) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
+		r.idx.mu.Lock()
+		r.idx.byID.free()
+		r.idx.byID = newIDTable()
+		r.idx.mu.Unlock()
 		if !r.st.keepOpen {
 			err = r.st.b.Close()
 		}
