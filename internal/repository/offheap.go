@@ -91,3 +91,15 @@ func (a *entryArena) freeAll() {
 	}
 	clear(a.regions)
 }
+
+// offHeapBytes returns a buffer of n bytes outside the Go heap where the
+// system allows (else on it) and the function that releases it.
+func offHeapBytes(n int) ([]byte, func()) {
+	size := (n + pageSize - 1) &^ (pageSize - 1)
+	mem, ok := mapAnon(size)
+	if !ok {
+		return make([]byte, n), func() {}
+	}
+	var once sync.Once
+	return mem, func() { once.Do(func() { unmap(unsafe.Pointer(unsafe.SliceData(mem)), size) }) }
+}

@@ -778,7 +778,11 @@ func newPacker(ctx context.Context, r *Repository) *packer {
 
 func (p *packer) run() {
 	defer close(p.done)
-	b := pack.NewBuilder(p.r.keys, p.r.packBuffer())
+	// The pack buffer lives as long as the writer and holds no pointers:
+	// outside the heap it does not raise the GC's target.
+	buf, free := offHeapBytes(p.r.packBuffer())
+	defer free()
+	b := pack.NewBuilderIn(p.r.keys, buf)
 	for j := range p.jobs {
 		if p.failed() == nil {
 			if j.plain != nil {

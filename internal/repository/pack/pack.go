@@ -118,6 +118,12 @@ func NewBuilder(keys *crypto.Keys, sizeHint int) *Builder {
 	return &Builder{keys: keys, hint: sizeHint}
 }
 
+// NewBuilderIn is NewBuilder writing packs into buf (emptied) while they
+// fit: the caller owns it (e.g. memory outside the Go heap).
+func NewBuilderIn(keys *crypto.Keys, buf []byte) *Builder {
+	return &Builder{keys: keys, buf: buf[:0], hint: cap(buf)}
+}
+
 // Reset empties b for the next pack, keeping its buffer: the bytes Seal
 // returned must no longer be in use.
 func (b *Builder) Reset() {
