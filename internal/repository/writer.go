@@ -32,9 +32,14 @@ type WriterOptions struct {
 	Full bool
 }
 
-// maxDeltas and the delta/base ratio bound the delta chain; past either the
-// next commit writes a new base tree, whose unchanged chunks dedup.
-const maxDeltas = 64
+// maxDeltas and maxDeltaShare bound the delta chain; past either the next
+// commit writes a new base tree, whose unchanged chunks dedup. Writers and
+// lookups hold a parent's deltas merged in memory (parent.go), so they
+// stay a small share of the map.
+const (
+	maxDeltas     = 64
+	maxDeltaShare = 8 // deltas hold at most 1/maxDeltaShare of the base's entries
+)
 
 // Writer writes one snapshot. It is not safe for concurrent use. Put,
 // Delete and SetState record changes; Checkpoint makes them durable and
@@ -665,7 +670,7 @@ func (w *Writer) Commit(ctx context.Context) (SnapshotInfo, error) {
 	}
 	// Second pass: a new base tree, or the delta on top of the parent's.
 	p := w.parent
-	if p == nil || len(p.Deltas) >= maxDeltas || p.DeltaSize+ndelta > p.BaseCount/2 {
+	if p == nil || len(p.Deltas) >= maxDeltas || p.DeltaSize+ndelta > p.BaseCount/maxDeltaShare {
 		var c chunker
 		n := 0
 		err = w.walk(mem, func(e, _ entry, _, _ bool) error {
