@@ -20,8 +20,9 @@ section "Tenant simulator (internal/tenantsim/...)"
 go test -run '^$' -bench . -benchmem -benchtime 3x ./internal/tenantsim/graphapi/ ./internal/tenantsim/model/
 
 section "Graph backup (activities)"
-# Includes BenchmarkBackupUsersRSS (100k and 500k users, simulator in a
-# child process): about 3 minutes.
+# Includes the peak-RSS benchmarks (BackupUsersRSS, BackupTenantRSS: 500k
+# users, 100k groups, 5k administrative units, full and incremental, the
+# simulator in a child process): about 10 minutes.
 go test -run '^$' -bench . -benchmem -benchtime 1x ./activities/
 
 section "Connector listing, 1,000 connectors on the embedded server (internal/devstack)"

@@ -26,6 +26,21 @@
 // differing middle run; chains of at most 8), so 30 daily snapshots of a
 // tenant with 1% daily churn take about 1.1x the space of one.
 //
+// An object too large to hold whole (an "all employees" group's member
+// list) is written piece by piece (Writer.PutParts): each piece is a blob,
+// deduplicated on its own, and the object is the list of them; readers see
+// one object, and Writer.Open streams it. The caller cuts pieces where the
+// content says (member ids), so a change rewrites one piece.
+//
+// # Memory
+//
+// A writer holds neither its parent's object map (incremental runs look
+// keys up in cached tree chunks, full runs keep 24 bytes an entry, Commit
+// streams the parent) nor its own changes (spilled to sorted runs in a
+// temporary file). What grows with the repository is the index, ≈ 52 bytes
+// a blob, whose large arrays are mapped outside the Go heap with each
+// writer's pack buffer, so they do not also raise the GC's target.
+//
 // # Layout in the bucket
 //
 //	config              plaintext JSON: format version, data key wrapped by the keeper
