@@ -16,27 +16,11 @@ import (
 // Objects stored this run are answered from a bounded in-memory copy
 // (maxRecent); beyond it, content still in the open pack is flushed first.
 func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error) {
-	if err := w.usable(); err != nil {
-		return nil, err
+	e, raw, err := w.locate(objType, id)
+	if err != nil || raw != nil {
+		return raw, err
 	}
-	e, ok, err := w.lookup(objKey(objType, id))
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
-	}
-	if raw, ok := w.recent[e.cid]; ok {
-		return append([]byte(nil), raw...), nil
-	}
-	if _, pending := w.pending[e.cid]; pending {
-		// Stored this run, not indexed yet and not kept in memory.
-		if err := w.flush(); err != nil {
-			return nil, err
-		}
-	}
-	raw, _, err := w.r.readContent(ctx, e.cid)
-	if err != nil {
+	if raw, _, err = w.r.readContent(ctx, e.cid); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", objType, id, err)
 	}
 	return append([]byte(nil), raw...), nil
@@ -46,23 +30,9 @@ func (w *Writer) Current(ctx context.Context, objType, id string) ([]byte, error
 // read one part at a time, so a caller can parse it without holding it
 // whole.
 func (w *Writer) Open(ctx context.Context, objType, id string) (io.Reader, error) {
-	if err := w.usable(); err != nil {
-		return nil, err
-	}
-	e, ok, err := w.lookup(objKey(objType, id))
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
-	}
-	if raw, ok := w.recent[e.cid]; ok {
-		return bytes.NewReader(append([]byte(nil), raw...)), nil
-	}
-	if _, pending := w.pending[e.cid]; pending {
-		if err := w.flush(); err != nil {
-			return nil, err
-		}
+	e, raw, err := w.locate(objType, id)
+	if err != nil || raw != nil {
+		return bytes.NewReader(raw), err
 	}
 	b, kind, err := w.r.readStored(ctx, e.cid)
 	if err == nil && kind == pack.KindParts {
@@ -78,6 +48,32 @@ func (w *Writer) Open(ctx context.Context, objType, id string) (io.Reader, error
 		return nil, fmt.Errorf("%s %s: %w", objType, id, err)
 	}
 	return bytes.NewReader(append([]byte(nil), b...)), nil
+}
+
+// locate finds an object as the snapshot being written holds it: a copy of
+// its bytes when this run keeps them in memory, else its entry, whose
+// content is readable (anything pending was flushed).
+func (w *Writer) locate(objType, id string) (entry, []byte, error) {
+	if err := w.usable(); err != nil {
+		return entry{}, nil, err
+	}
+	e, ok, err := w.lookup(objKey(objType, id))
+	if err != nil {
+		return entry{}, nil, err
+	}
+	if !ok {
+		return entry{}, nil, fmt.Errorf("%s %s: %w", objType, id, ErrNotFound)
+	}
+	if raw, ok := w.recent[e.cid]; ok {
+		return e, append([]byte{}, raw...), nil // non-nil, even empty
+	}
+	if _, pending := w.pending[e.cid]; pending {
+		// Stored this run, not indexed yet and not kept in memory.
+		if err := w.flush(); err != nil {
+			return entry{}, nil, err
+		}
+	}
+	return e, nil, nil
 }
 
 // partsReader reads a parts object part by part.

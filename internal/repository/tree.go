@@ -279,24 +279,7 @@ func (r *Repository) view(ctx context.Context, m *manifest) ([]entry, error) {
 
 // mergeDelta applies a sorted delta to a sorted base, dropping deletions.
 func mergeDelta(base, delta []entry) []entry {
-	out := make([]entry, 0, len(base)+len(delta))
-	i, j := 0, 0
-	for i < len(base) || j < len(delta) {
-		switch {
-		case j == len(delta) || (i < len(base) && base[i].key < delta[j].key):
-			out = append(out, base[i])
-			i++
-		default:
-			if i < len(base) && base[i].key == delta[j].key {
-				i++
-			}
-			if !delta[j].deleted {
-				out = append(out, delta[j])
-			}
-			j++
-		}
-	}
-	return out
+	return slices.DeleteFunc(overlay(base, delta), func(e entry) bool { return e.deleted })
 }
 
 // lookup finds one key in a manifest without materialising the whole view:
