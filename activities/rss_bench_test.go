@@ -126,7 +126,7 @@ func BenchmarkBackupTenantRSS(b *testing.B) {
 func benchRSS(b *testing.B, sizes string, incremental bool, scopes ...connector.Scope) {
 	cr := startRSSSimulator(b, sizes)
 	h := harnessFor(b, cr, newFileRepo(b))
-	b.Cleanup(func() { h.repo.Close() }) // its index lives outside the heap until then
+	b.Cleanup(func() { h.repo.Close() })          // its index lives outside the heap until then
 	h.b.Graph.(*worker.GraphFactory).PageSize = 0 // Graph's largest pages, as in production
 	var objects int
 	var peakRSS, baseRSS, peakHeap, peakLive uint64
