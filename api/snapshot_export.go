@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"strconv"
 	"time"
 
@@ -90,9 +91,11 @@ func writeExport(ctx context.Context, w io.Writer, repo *repository.Repository, 
 }
 
 // ExportPath is an object's file name in an export: the id is
-// path-escaped, so any id gives one file under its type's folder.
+// path-escaped, so any id gives one file under its type's folder, and ':'
+// too (activity-log keys start with a time), which Windows refuses in
+// file names.
 func ExportPath(objType, id string) string {
-	return objType + "/" + url.PathEscape(id) + ".json"
+	return objType + "/" + strings.ReplaceAll(url.PathEscape(id), ":", "%3A") + ".json"
 }
 
 // StableJSON writes raw with object members sorted (RFC 8785 order),

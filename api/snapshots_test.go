@@ -465,6 +465,25 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 }
 
+// Export paths are one file under the type's folder on every system: a
+// log key's ':' and a '/' in an id are escaped, and unescape back.
+func TestExportPathIsPortable(t *testing.T) {
+	for _, c := range []struct{ typ, id, want string }{
+		{"user", "0e5b1c7a-93f4-4c1e-9a64-8d2f8f1b7c01", "user/0e5b1c7a-93f4-4c1e-9a64-8d2f8f1b7c01.json"},
+		{"signIn", "2026-11-26T10:42:29.0000000Z_abc", "signIn/2026-11-26T10%3A42%3A29.0000000Z_abc.json"},
+		{"user", `a/b\c"d`, "user/a%2Fb%5Cc%22d.json"},
+	} {
+		got := ExportPath(c.typ, c.id)
+		if got != c.want {
+			t.Errorf("ExportPath(%q, %q) = %q, want %q", c.typ, c.id, got, c.want)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(got, c.typ+"/"), ".json")
+		if back, err := url.PathUnescape(name); err != nil || back != c.id {
+			t.Errorf("%q unescapes to %q (%v)", name, back, err)
+		}
+	}
+}
+
 // sameJSON: equal after decoding with exact numbers.
 func sameJSON(t *testing.T, a, b []byte) bool {
 	var x, y bytes.Buffer
