@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -67,9 +68,9 @@ func startAt(es []entry, objType, afterType, afterID string) int {
 }
 
 // DiffAfter is Diff restricted like Scan: only objects of objType (when
-// set) and strictly after (afterType, afterID). Content is read only for
-// objects that changed inside that range, so paging through a large diff
-// costs the object maps plus the page's changes.
+// set) and strictly after (afterType, afterID). Both object maps are
+// streamed from that point, a chunk at a time, and content is read only for
+// objects that changed, so a page of a large diff holds neither map.
 func (r *Repository) DiffAfter(ctx context.Context, from, to SnapshotID, objType, afterType, afterID string, fn func(Change) error) error {
 	mf, err := r.loadManifest(ctx, from)
 	if err != nil {
@@ -79,20 +80,25 @@ func (r *Repository) DiffAfter(ctx context.Context, from, to SnapshotID, objType
 	if err != nil {
 		return err
 	}
-	a, err := r.view(ctx, mf)
-	if err != nil {
-		return err
+	start, prefix := "", ""
+	if afterType != "" || afterID != "" {
+		start = objKey(afterType, afterID) + "\x00" // the next key after it: ids hold no NUL
 	}
-	b, err := r.view(ctx, mt)
-	if err != nil {
-		return err
-	}
-	a = a[startAt(a, objType, afterType, afterID):]
-	b = b[startAt(b, objType, afterType, afterID):]
 	if objType != "" {
-		a, b = prefixRun(a, objType), prefixRun(b, objType)
+		prefix = objType + "\x00"
+		start = max(start, prefix)
 	}
-	return r.diffEntries(ctx, a, b, fn)
+	a, stopA := iter.Pull2(r.entriesFrom(ctx, mf, start))
+	defer stopA()
+	b, stopB := iter.Pull2(r.entriesFrom(ctx, mt, start))
+	defer stopB()
+	within := func(next func() (entry, error, bool)) func() (entry, bool, error) {
+		return func() (entry, bool, error) {
+			e, err, ok := next()
+			return e, ok && err == nil && strings.HasPrefix(e.key, prefix), err
+		}
+	}
+	return r.diffEntries(ctx, within(a), within(b), fn)
 }
 
 // prefixRun is the leading run of es whose keys are of objType.

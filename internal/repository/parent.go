@@ -57,6 +57,11 @@ func (r *Repository) parentSums(ctx context.Context, m *manifest) (parentSums, e
 // at a time and not cached (a scan would only evict what lookups need),
 // with the deltas laid over it.
 func (r *Repository) entries(ctx context.Context, m *manifest) iter.Seq2[entry, error] {
+	return r.entriesFrom(ctx, m, "")
+}
+
+// entriesFrom is entries from the first key at or after from.
+func (r *Repository) entriesFrom(ctx context.Context, m *manifest, from string) iter.Seq2[entry, error] {
 	return func(yield func(entry, error) bool) {
 		var over []entry // the deltas merged, deletions kept
 		for _, d := range m.Deltas {
@@ -67,7 +72,7 @@ func (r *Repository) entries(ctx context.Context, m *manifest) iter.Seq2[entry, 
 			}
 			over = overlay(over, es)
 		}
-		j := 0
+		j, _ := slices.BinarySearchFunc(over, from, cmpEntryKey)
 		emit := func(e entry) bool { return e.deleted || yield(e, nil) }
 		// upTo yields the overlay entries before key (all with all).
 		upTo := func(key string, all bool) bool {
@@ -84,13 +89,16 @@ func (r *Repository) entries(ctx context.Context, m *manifest) iter.Seq2[entry, 
 				yield(entry{}, err)
 				return
 			}
-			for _, ref := range refs {
+			// from the last chunk whose first key is <= from
+			c := max(sortSearch(len(refs), func(i int) bool { return refs[i].first > from })-1, 0)
+			for _, ref := range refs[c:] {
 				es, err := r.readEntries(ctx, ref.id)
 				if err != nil {
 					yield(entry{}, err)
 					return
 				}
-				for _, e := range es {
+				k, _ := slices.BinarySearchFunc(es, from, cmpEntryKey)
+				for _, e := range es[k:] {
 					if !upTo(e.key, false) {
 						return
 					}

@@ -95,38 +95,45 @@ func (r *Repository) Diff(ctx context.Context, from, to SnapshotID, fn func(Chan
 	return r.DiffAfter(ctx, from, to, "", "", "", fn)
 }
 
-// diffEntries merges two object maps sorted by key and reports each
-// difference in key order, with property-level changes for changed objects.
-func (r *Repository) diffEntries(ctx context.Context, a, b []entry, fn func(Change) error) error {
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
+// diffEntries merges two object maps read in key order (next gives an
+// entry, or false at the end) and reports each difference in key order,
+// with property-level changes for changed objects.
+func (r *Repository) diffEntries(ctx context.Context, nextA, nextB func() (entry, bool, error), fn func(Change) error) error {
+	a, okA, err := nextA()
+	if err != nil {
+		return err
+	}
+	b, okB, err := nextB()
+	if err != nil {
+		return err
+	}
+	for okA || okB {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var c Change
+		advanceA, advanceB := false, false
 		switch {
-		case j == len(b) || (i < len(a) && a[i].key < b[j].key):
-			c.Type, c.ID = splitKey(a[i].key)
+		case !okB || (okA && a.key < b.key):
+			c.Type, c.ID = splitKey(a.key)
 			c.Kind = Removed
-			i++
-		case i == len(a) || b[j].key < a[i].key:
-			c.Type, c.ID = splitKey(b[j].key)
+			advanceA = true
+		case !okA || b.key < a.key:
+			c.Type, c.ID = splitKey(b.key)
 			c.Kind = Added
-			j++
+			advanceB = true
 		default:
-			ea, eb := a[i], b[j]
-			i++
-			j++
-			if ea.cid == eb.cid {
-				continue
+			advanceA, advanceB = true, true
+			if a.cid == b.cid {
+				break
 			}
-			c.Type, c.ID = splitKey(ea.key)
+			c.Type, c.ID = splitKey(a.key)
 			c.Kind = Changed
-			ra, _, err := r.readContent(ctx, ea.cid)
+			ra, _, err := r.readContent(ctx, a.cid)
 			if err != nil {
 				return err
 			}
-			rb, _, err := r.readContent(ctx, eb.cid)
+			rb, _, err := r.readContent(ctx, b.cid)
 			if err != nil {
 				return err
 			}
@@ -134,8 +141,20 @@ func (r *Repository) diffEntries(ctx context.Context, a, b []entry, fn func(Chan
 				return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, c.Type, c.ID, err)
 			}
 		}
-		if err := fn(c); err != nil {
-			return err
+		if c.Kind != "" {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if advanceA {
+			if a, okA, err = nextA(); err != nil {
+				return err
+			}
+		}
+		if advanceB {
+			if b, okB, err = nextB(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -148,12 +167,11 @@ func (r *Repository) Walk(ctx context.Context, snap SnapshotID, fn func(objType,
 	if err != nil {
 		return err
 	}
-	es, err := r.view(ctx, m)
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		if err := ctx.Err(); err != nil {
+	for e, err := range r.entries(ctx, m) {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
 			return err
 		}
 		raw, _, err := r.readContent(ctx, e.cid)
