@@ -88,6 +88,15 @@ func (r *Repository) DiffAfter(ctx context.Context, from, to SnapshotID, objType
 		prefix = objType + "\x00"
 		start = max(start, prefix)
 	}
+	if !mf.Base.IsZero() && mf.Base == mt.Base {
+		// Snapshots of one chain share their base tree (until the next
+		// rebase): only keys their deltas touch can differ.
+		a, b, err := r.deltaSides(ctx, mf, mt, start, prefix)
+		if err != nil {
+			return err
+		}
+		return r.diffEntries(ctx, sliceNext(a), sliceNext(b), fn)
+	}
 	a, stopA := iter.Pull2(r.entriesFrom(ctx, mf, start))
 	defer stopA()
 	b, stopB := iter.Pull2(r.entriesFrom(ctx, mt, start))
@@ -99,6 +108,63 @@ func (r *Repository) DiffAfter(ctx context.Context, from, to SnapshotID, objType
 		}
 	}
 	return r.diffEntries(ctx, within(a), within(b), fn)
+}
+
+// deltaSides returns, for two manifests sharing a base, the entries of
+// each at the keys either's deltas touch (from start, under prefix).
+func (r *Repository) deltaSides(ctx context.Context, mf, mt *manifest, start, prefix string) (a, b []entry, err error) {
+	oa, err := r.overlayOf(ctx, mf)
+	if err != nil {
+		return nil, nil, err
+	}
+	ob, err := r.overlayOf(ctx, mt)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := make([]string, 0, len(oa)+len(ob))
+	for _, o := range [][]entry{oa, ob} {
+		for _, e := range o {
+			if e.key >= start && strings.HasPrefix(e.key, prefix) {
+				keys = append(keys, e.key)
+			}
+		}
+	}
+	slices.Sort(keys)
+	base := &manifest{Base: mf.Base}
+	side := func(over []entry, key string) (entry, bool, error) {
+		if i, ok := slices.BinarySearchFunc(over, key, cmpEntryKey); ok {
+			return over[i], !over[i].deleted, nil
+		}
+		return r.lookup(ctx, base, key)
+	}
+	for _, k := range slices.Compact(keys) {
+		ea, okA, err := side(oa, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		eb, okB, err := side(ob, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		if okA {
+			a = append(a, ea)
+		}
+		if okB {
+			b = append(b, eb)
+		}
+	}
+	return a, b, nil
+}
+
+func sliceNext(es []entry) func() (entry, bool, error) {
+	return func() (entry, bool, error) {
+		if len(es) == 0 {
+			return entry{}, false, nil
+		}
+		e := es[0]
+		es = es[1:]
+		return e, true, nil
+	}
 }
 
 // prefixRun is the leading run of es whose keys are of objType.

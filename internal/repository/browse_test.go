@@ -108,9 +108,11 @@ func TestDiffAfterStreamsLikeTheMaps(t *testing.T) {
 	var parent SnapshotID
 	for round := range 6 {
 		w := newWriter(t, r, parent, t0.Add(time.Duration(round)*time.Hour))
-		ops := 600 // then a few changes a round: a base and a chain of deltas
-		if round > 0 {
-			ops = 8
+		// A base, a chain of deltas, a rebase (round 3), another chain:
+		// pairs share a base or do not.
+		ops := 8
+		if round == 0 || round == 3 {
+			ops = 600
 		}
 		for range ops {
 			typ, id := types[rng.IntN(3)], fmt.Sprint(rng.IntN(400))
@@ -125,8 +127,10 @@ func TestDiffAfterStreamsLikeTheMaps(t *testing.T) {
 		parent = commit(t, w).ID
 		snaps = append(snaps, parent)
 	}
-	if m, err := r.loadManifest(ctx, parent); err != nil || len(m.Deltas) < 3 {
-		t.Fatalf("last snapshot has %d deltas (%v), want a chain", len(m.Deltas), err)
+	first, _ := r.loadManifest(ctx, snaps[0])
+	last, err := r.loadManifest(ctx, parent)
+	if err != nil || len(last.Deltas) < 2 || first.Base == last.Base {
+		t.Fatalf("want two chains of deltas on different bases (%v)", err)
 	}
 	want := func(from, to SnapshotID, objType, after string) []string {
 		view := func(s SnapshotID) map[string]content.ID {
@@ -163,7 +167,7 @@ func TestDiffAfterStreamsLikeTheMaps(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	for range 40 {
+	for range 80 {
 		from, to := snaps[rng.IntN(len(snaps))], snaps[rng.IntN(len(snaps))]
 		objType := []string{"", "user", "user.manager"}[rng.IntN(3)]
 		afterType, afterID, after := "", "", ""

@@ -63,14 +63,10 @@ func (r *Repository) entries(ctx context.Context, m *manifest) iter.Seq2[entry, 
 // entriesFrom is entries from the first key at or after from.
 func (r *Repository) entriesFrom(ctx context.Context, m *manifest, from string) iter.Seq2[entry, error] {
 	return func(yield func(entry, error) bool) {
-		var over []entry // the deltas merged, deletions kept
-		for _, d := range m.Deltas {
-			es, err := r.loadEntries(ctx, d)
-			if err != nil {
-				yield(entry{}, err)
-				return
-			}
-			over = overlay(over, es)
+		over, err := r.overlayOf(ctx, m)
+		if err != nil {
+			yield(entry{}, err)
+			return
 		}
 		j, _ := slices.BinarySearchFunc(over, from, cmpEntryKey)
 		emit := func(e entry) bool { return e.deleted || yield(e, nil) }
@@ -114,6 +110,19 @@ func (r *Repository) entriesFrom(ctx context.Context, m *manifest, from string) 
 		}
 		upTo("", true)
 	}
+}
+
+// overlayOf is a manifest's deltas merged, deletions kept.
+func (r *Repository) overlayOf(ctx context.Context, m *manifest) ([]entry, error) {
+	var over []entry
+	for _, d := range m.Deltas {
+		es, err := r.loadEntries(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		over = overlay(over, es)
+	}
+	return over, nil
 }
 
 // readEntries decodes a tree chunk without caching it.
