@@ -97,9 +97,9 @@ func (r *Repository) DiffAfter(ctx context.Context, from, to SnapshotID, objType
 		}
 		return r.diffEntries(ctx, sliceNext(a), sliceNext(b), fn)
 	}
-	a, stopA := iter.Pull2(r.entriesFrom(ctx, mf, start))
+	a, stopA := iter.Pull2(r.entriesFrom(ctx, mf, start, false))
 	defer stopA()
-	b, stopB := iter.Pull2(r.entriesFrom(ctx, mt, start))
+	b, stopB := iter.Pull2(r.entriesFrom(ctx, mt, start, false))
 	defer stopB()
 	within := func(next func() (entry, error, bool)) func() (entry, bool, error) {
 		return func() (entry, bool, error) {
@@ -298,89 +298,19 @@ var errStop = errors.New("stop")
 
 // iterate calls fn in key order for the live entries of m whose key is at
 // least from (after it when exclusive), without materialising the object
-// map: base chunks are loaded one at a time from the one holding from, and
-// merged with the snapshot's deltas. A page of a listing then costs a
-// chunk or two, not a copy of every entry. fn returns errStop to end early.
+// map (entriesFrom), caching the chunks it reads: listings page through
+// the same ones. fn returns errStop to end early.
 func (r *Repository) iterate(ctx context.Context, m *manifest, from string, exclusive bool, fn func(entry) error) error {
-	delta, err := r.combinedDeltas(ctx, m)
-	if err != nil {
-		return err
-	}
-	j, _ := slices.BinarySearchFunc(delta, from, cmpEntryKey)
-	emit := func(e entry) error {
-		if e.deleted || e.key < from || exclusive && e.key == from {
-			return nil
-		}
-		return fn(e)
-	}
-	var refs []chunkRef
-	if !m.Base.IsZero() {
-		if refs, err = r.loadRoot(ctx, m.Base); err != nil {
-			return err
-		}
-	}
-	c := max(sortSearch(len(refs), func(i int) bool { return refs[i].first > from })-1, 0)
-	for ; c < len(refs); c++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		es, err := r.loadEntries(ctx, refs[c].id)
+	for e, err := range r.entriesFrom(ctx, m, from, true) {
 		if err != nil {
 			return err
 		}
-		i, _ := slices.BinarySearchFunc(es, from, cmpEntryKey)
-		for ; i < len(es); i++ {
-			for j < len(delta) && delta[j].key < es[i].key {
-				if err := emit(delta[j]); err != nil {
-					return err
-				}
-				j++
-			}
-			if j < len(delta) && delta[j].key == es[i].key {
-				continue // the delta's entry replaces the base's
-			}
-			if err := emit(es[i]); err != nil {
-				return err
-			}
+		if exclusive && e.key == from {
+			continue
 		}
-	}
-	for ; j < len(delta); j++ {
-		if err := emit(delta[j]); err != nil {
+		if err := fn(e); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// combinedDeltas merges a manifest's delta chain into one sorted list,
-// newer entries (and deletion markers) replacing older ones.
-func (r *Repository) combinedDeltas(ctx context.Context, m *manifest) ([]entry, error) {
-	var out []entry
-	for _, id := range m.Deltas {
-		d, err := r.loadEntries(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = d
-			continue
-		}
-		merged := make([]entry, 0, len(out)+len(d))
-		i, j := 0, 0
-		for i < len(out) || j < len(d) {
-			switch {
-			case j == len(d) || i < len(out) && out[i].key < d[j].key:
-				merged = append(merged, out[i])
-				i++
-			default:
-				if i < len(out) && out[i].key == d[j].key {
-					i++
-				}
-				merged = append(merged, d[j])
-				j++
-			}
-		}
-		out = merged
-	}
-	return out, nil
 }

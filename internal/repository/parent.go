@@ -57,11 +57,16 @@ func (r *Repository) parentSums(ctx context.Context, m *manifest) (parentSums, e
 // at a time and not cached (a scan would only evict what lookups need),
 // with the deltas laid over it.
 func (r *Repository) entries(ctx context.Context, m *manifest) iter.Seq2[entry, error] {
-	return r.entriesFrom(ctx, m, "")
+	return r.entriesFrom(ctx, m, "", false)
 }
 
-// entriesFrom is entries from the first key at or after from.
-func (r *Repository) entriesFrom(ctx context.Context, m *manifest, from string) iter.Seq2[entry, error] {
+// entriesFrom is entries from the first key at or after from; cache keeps
+// the chunks read in the tree cache (for listings that page through them).
+func (r *Repository) entriesFrom(ctx context.Context, m *manifest, from string, cache bool) iter.Seq2[entry, error] {
+	load := r.readEntries
+	if cache {
+		load = r.loadEntries
+	}
 	return func(yield func(entry, error) bool) {
 		over, err := r.overlayOf(ctx, m)
 		if err != nil {
@@ -88,7 +93,10 @@ func (r *Repository) entriesFrom(ctx context.Context, m *manifest, from string) 
 			// from the last chunk whose first key is <= from
 			c := max(sortSearch(len(refs), func(i int) bool { return refs[i].first > from })-1, 0)
 			for _, ref := range refs[c:] {
-				es, err := r.readEntries(ctx, ref.id)
+				es, err := load(ctx, ref.id)
+				if err == nil {
+					err = ctx.Err()
+				}
 				if err != nil {
 					yield(entry{}, err)
 					return
