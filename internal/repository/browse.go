@@ -196,16 +196,18 @@ func (r *Repository) ScanStored(ctx context.Context, snap SnapshotID, objType st
 // group is decompressed about once per batch. It holds one batch of raw
 // objects in memory. raw is only valid during the call.
 func (r *Repository) WalkBatched(ctx context.Context, snap SnapshotID, objType string, batch int, fn func(objType, id string, raw []byte) error) error {
-	es, err := r.entriesOf(ctx, snap, objType)
+	m, err := r.loadManifest(ctx, snap)
 	if err != nil {
 		return err
 	}
+	prefix := ""
+	if objType != "" {
+		prefix = objKey(objType, "")
+	}
 	batch = max(batch, 1)
-	raws := make(map[string][]byte, min(batch, len(es)))
-	for len(es) > 0 {
-		n := min(batch, len(es))
-		part := es[:n]
-		es = es[n:]
+	part := make([]entry, 0, min(batch, 1<<14))
+	raws := make(map[string][]byte, cap(part))
+	flush := func() error {
 		clear(raws)
 		err := r.readByLocation(ctx, part, func(t, id string, raw []byte) error {
 			// Copy: a slice of a cached group would keep the whole group alive.
@@ -221,8 +223,24 @@ func (r *Repository) WalkBatched(ctx context.Context, snap SnapshotID, objType s
 				return err
 			}
 		}
+		part = part[:0]
+		return nil
 	}
-	return nil
+	// The object map is streamed: only a batch of entries is held.
+	for e, err := range r.entriesFrom(ctx, m, prefix, false) {
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(e.key, prefix) {
+			break
+		}
+		if part = append(part, e); len(part) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
 
 func (r *Repository) entriesOf(ctx context.Context, snap SnapshotID, objType string) ([]entry, error) {

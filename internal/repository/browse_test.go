@@ -189,3 +189,43 @@ func TestDiffAfterStreamsLikeTheMaps(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkBatchedMatchesWalk: batches of any size, with and without a
+// type, give Walk's objects in Walk's order.
+func TestWalkBatchedMatchesWalk(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepository(t)
+	w := newWriter(t, r, "", t0)
+	for i := range 50 {
+		put(t, w, []string{"group", "user", "user.manager"}[i%3], fmt.Sprint(i), fmt.Sprintf(`{"i":%d}`, i))
+	}
+	s1 := commit(t, w)
+	w = newWriter(t, r, s1.ID, t0.Add(time.Hour))
+	put(t, w, "user", "x", `{"new":true}`)
+	if err := w.Delete(ctx, "user", "4"); err != nil {
+		t.Fatal(err)
+	}
+	snap := commit(t, w).ID
+	for _, objType := range []string{"", "user", "user.manager", "nothing"} {
+		var want []string
+		err := r.Walk(ctx, snap, func(typ, id string, raw []byte) error {
+			if objType == "" || typ == objType {
+				want = append(want, typ+"/"+id+"="+string(raw))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range []int{1, 3, 16, 1000} {
+			var got []string
+			err := r.WalkBatched(ctx, snap, objType, batch, func(typ, id string, raw []byte) error {
+				got = append(got, typ+"/"+id+"="+string(raw))
+				return nil
+			})
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("type %q, batch %d: %v (%v), want %v", objType, batch, got, err, want)
+			}
+		}
+	}
+}
