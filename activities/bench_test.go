@@ -91,20 +91,11 @@ func benchUsers(b *testing.B, users int) {
 		h.t = b
 		defer func() { h.t = outer }()
 		var objects int
-		var peak, base uint64
+		var peak uint64
 		var bytes int64
 		for b.Loop() {
-			b.StopTimer()
-			h.freshRepo(b) // a fresh repository each time: every run is full
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			base = ms.HeapInuse
-			stop := heapPeak(false, "")
-			b.StartTimer()
-			res := h.mustRun(h.input(connector.ScopeUsers))
-			heap, _ := stop()
-			peak = max(peak, heap-base)
+			var res activities.BackupResult
+			peak = max(peak, h.freshHeapPeak(b, false, func() { res = h.mustRun(h.input(connector.ScopeUsers)) }))
 			objects, bytes = res.Counts["user"], res.Bytes
 		}
 		b.ReportMetric(float64(objects*b.N)/b.Elapsed().Seconds(), "users/s")
@@ -116,16 +107,7 @@ func benchUsers(b *testing.B, users int) {
 		defer func() { h.t = outer }()
 		var peak uint64
 		for b.Loop() {
-			b.StopTimer()
-			h.freshRepo(b)
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			stop := heapPeak(true, "")
-			b.StartTimer()
-			h.mustRun(h.input(connector.ScopeUsers))
-			heap, _ := stop()
-			peak = max(peak, heap-ms.HeapInuse)
+			peak = max(peak, h.freshHeapPeak(b, true, func() { h.mustRun(h.input(connector.ScopeUsers)) }))
 		}
 		b.ReportMetric(float64(peak)/(1<<20), "peak-live-heap-MiB")
 	})
@@ -144,6 +126,21 @@ func benchUsers(b *testing.B, users int) {
 		b.ReportMetric(float64(changed), "changed/run")
 		b.ReportMetric(float64(requests), "requests/run")
 	})
+}
+
+// freshHeapPeak times run (a full backup) into a fresh repository and
+// returns the peak Go heap above what was in use before it (heapPeak).
+func (h *harness) freshHeapPeak(b *testing.B, live bool, run func()) uint64 {
+	b.StopTimer()
+	h.freshRepo(b) // a fresh repository each time: every run is full
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	stop := heapPeak(live, "")
+	b.StartTimer()
+	run()
+	heap, _ := stop()
+	return heap - ms.HeapInuse
 }
 
 // freshRepo replaces the harness's repository with a new, empty one.
@@ -224,16 +221,7 @@ func BenchmarkBackupTenant(b *testing.B) {
 		var bytes int64
 		var peak uint64
 		for b.Loop() {
-			b.StopTimer()
-			h.freshRepo(b)
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			stop := heapPeak(false, "")
-			b.StartTimer()
-			objects, requests, bytes = runAll()
-			heap, _ := stop()
-			peak = max(peak, heap-ms.HeapInuse)
+			peak = max(peak, h.freshHeapPeak(b, false, func() { objects, requests, bytes = runAll() }))
 		}
 		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/backup")
 		b.ReportMetric(float64(objects*b.N)/b.Elapsed().Seconds(), "objects/s")
