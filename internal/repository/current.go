@@ -40,9 +40,8 @@ func (w *Writer) Open(ctx context.Context, objType, id string) (io.Reader, error
 		if ids, err = partIDs(e.cid, b); err == nil {
 			return &partsReader{ctx: ctx, r: w.r, parts: ids}, nil
 		}
-	}
-	if err == nil {
-		b, _, err = w.r.readContent(ctx, e.cid)
+	} else if err == nil {
+		b, _, err = w.r.resolve(ctx, e.cid, b, kind)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", objType, id, err)

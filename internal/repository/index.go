@@ -303,6 +303,11 @@ func (r *Repository) readContent(ctx context.Context, id content.ID) ([]byte, pa
 	if err != nil {
 		return nil, 0, err
 	}
+	return r.resolve(ctx, id, b, kind)
+}
+
+// resolve turns a stored blob into content: a delta applied, parts joined.
+func (r *Repository) resolve(ctx context.Context, id content.ID, b []byte, kind pack.Kind) ([]byte, pack.Kind, error) {
 	switch kind {
 	case pack.KindDelta:
 		return r.applyDelta(ctx, id, b)
