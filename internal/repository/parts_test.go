@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -161,5 +162,52 @@ func TestPutPartsRejectsNothing(t *testing.T) {
 	err := w.PutParts(context.Background(), "group.members", "g", func(func([]byte) error) error { return nil })
 	if !errors.Is(err, ErrInvalidObject) {
 		t.Fatalf("no parts: err = %v, want ErrInvalidObject", err)
+	}
+}
+
+// TestFullRunMarksUnchangedObjects: a full run over its parent recognises
+// byte-identical objects from the parent's sums, recording markers without
+// canonicalising, storing or looking the parent up; Commit resolves them.
+func TestFullRunMarksUnchangedObjects(t *testing.T) {
+	ctx := context.Background()
+	r := TestRepository(t)
+	w := newWriter(t, r, "", t0)
+	for i := range 20 {
+		put(t, w, "user", fmt.Sprint(i), fmt.Sprintf(`{"i":%d}`, i))
+	}
+	first := commit(t, w)
+	w, err := r.NewWriter(ctx, WriterOptions{Connector: "entra", Scope: "users", Parent: first.ID, Time: t0.Add(time.Hour), Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 19 { // user 19 is gone
+		raw := fmt.Sprintf(`{"i":%d}`, i)
+		if i == 7 {
+			raw = `{"i":7,"changed":true}`
+		}
+		put(t, w, "user", fmt.Sprint(i), raw)
+	}
+	markers := 0
+	for _, e := range w.changes {
+		if e.unchanged() {
+			markers++
+		}
+	}
+	if markers != 18 {
+		t.Fatalf("%d unchanged markers, want 18 (19 Put, one changed)", markers)
+	}
+	second := commit(t, w)
+	if second.Counts["user"] != 19 {
+		t.Fatalf("counts %v, want 19 users", second.Counts)
+	}
+	if got := mustGet(t, r, second.ID, "user", "3"); got != `{"i":3}` {
+		t.Fatalf("unchanged user 3 = %s", got)
+	}
+	var changes []string
+	if err := r.Diff(ctx, first.ID, second.ID, func(c Change) error { changes = append(changes, string(c.Kind)+" "+c.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(changes, []string{"removed 19", "changed 7"}) && !slices.Equal(changes, []string{"changed 7", "removed 19"}) {
+		t.Fatalf("diff %v, want user 7 changed and 19 removed", changes)
 	}
 }
