@@ -17,7 +17,9 @@ const simulateUsage = `usage: entravault simulate [flags]
 Runs the tenant simulator alone: Microsoft Graph v1.0 over plain HTTP and
 Entra sign-in over HTTPS (self-signed CA in --data), for rehearsing backups
 and restores offline. Demo credentials are written to <data>/tenant.json and
-served at GET <graph-addr>/_sim/credentials.
+served at GET <graph-addr>/_sim/credentials. The tenant is saved as it
+changes to <data>/simulator/state.json and continues there after a restart
+(--persist=false for a fresh tenant every run).
 
 Flags (also ENTRAVAULT_<FLAG>, e.g. ENTRAVAULT_GRAPH_ADDR):
 `
@@ -40,7 +42,7 @@ func cmdSimulate(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.DeltaTokenMaxAge, "delta-token-max-age", 0, "delta token lifetime (0 = 7 days)")
 	fs.BoolVar(&o.DeltaExpiredGone, "delta-expired-gone", false, "answer expired delta tokens with 410 Gone + Location")
 	fs.BoolVar(&o.Throttle.Disabled, "no-throttling", false, "disable simulated throttling")
-	persist := fs.Bool("persist", false, "keep the tenant across restarts in <data>/simulator/state.json")
+	persist := fs.Bool("persist", true, "keep the tenant (consents, churn, delta state) across restarts and kills in <data>/simulator/state.json; --persist=false starts a fresh tenant each run")
 	fs.BoolVar(&o.ConsentRequired, "consent-required", false, "backup app has no granted roles until an admin consents")
 	if err := simApplyEnv(fs); err != nil {
 		return err

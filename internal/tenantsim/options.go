@@ -27,7 +27,8 @@ type Options struct {
 	DataDir string
 	// StateFile, when set, persists the tenant (objects, changes, consents,
 	// logs) across restarts: loaded by New when it exists and was made with
-	// the same seed, written by Close and Save. "" = in memory only.
+	// the same seed; written by Start, again within 300 ms of every change
+	// (so a kill loses little) and by Close. "" = in memory only.
 	StateFile string
 	// GraphAddr and LoginAddr are listen addresses; defaults
 	// 127.0.0.1:8090 and 127.0.0.1:8091. Use "127.0.0.1:0" in tests.

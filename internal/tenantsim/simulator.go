@@ -1,6 +1,7 @@
 package tenantsim
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
@@ -46,7 +47,16 @@ type Simulator struct {
 	mu      sync.Mutex
 	servers []*http.Server
 	closed  bool
+	stop    chan struct{} // closing it stops saveLoop
+	saverOK chan struct{} // closed when saveLoop returned
+
+	saveMu   sync.Mutex
+	savedGen uint64 // tenant generation the state file holds
 }
+
+// saveInterval is how often saveLoop looks for changes: a kill -9 loses at
+// most that much.
+const saveInterval = 300 * time.Millisecond
 
 // New generates the tenant and prepares both services; Start listens.
 func New(opts Options) (*Simulator, error) {
@@ -166,8 +176,14 @@ func (s *Simulator) setupCredentials() error {
 }
 
 // Start listens: Graph over plain HTTP, sign-in over HTTPS. It writes
-// tenant.json once the addresses are known.
+// tenant.json once the addresses are known. With a state file it saves the
+// tenant first, then again shortly after every change.
 func (s *Simulator) Start() error {
+	// Before any delta token of this run's epoch is handed out, the epoch
+	// must be on disk (model.Tenant.Durable).
+	if err := s.Save(); err != nil {
+		return err
+	}
 	gl, err := net.Listen("tcp", s.opts.GraphAddr)
 	if err != nil {
 		return fmt.Errorf("tenantsim: graph listener: %w", err)
@@ -184,6 +200,10 @@ func (s *Simulator) Start() error {
 	ls := &http.Server{Handler: s.login.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
 	s.servers = append(s.servers, gs, ls)
+	if s.opts.StateFile != "" && s.stop == nil {
+		s.stop, s.saverOK = make(chan struct{}), make(chan struct{})
+		go s.saveLoop(s.stop, s.saverOK)
+	}
 	s.mu.Unlock()
 	go func() { _ = gs.Serve(gl) }()
 	go func() { _ = ls.Serve(tls.NewListener(ll, s.tls.Config)) }()
@@ -234,33 +254,90 @@ func (s *Simulator) loadState() error {
 	return nil
 }
 
-// Save writes the tenant to opts.StateFile (no-op without one).
-func (s *Simulator) Save() error {
+// saveLoop saves the tenant shortly after it changes until stop closes.
+func (s *Simulator) saveLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(saveInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			if err := s.save(true); err != nil {
+				s.log.Error("cannot save the simulated tenant", "err", err)
+			}
+		}
+	}
+}
+
+// Save writes the tenant to opts.StateFile (no-op without one) so that
+// the file holds either the previous or the new state, even after a crash.
+func (s *Simulator) Save() error { return s.save(false) }
+
+func (s *Simulator) save(ifChanged bool) error {
 	if s.opts.StateFile == "" {
 		return nil
 	}
-	tmp := s.opts.StateFile + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	gen := s.tenant.Generation() // read first: what is saved is at least this recent
+	if ifChanged && gen == s.savedGen {
+		return nil
+	}
+	// Encode under the read lock, write without it: writers wait only for
+	// the encoding, not for the disk.
+	var buf bytes.Buffer
+	s.tenant.RLock()
+	err := s.tenant.Save(&buf)
+	s.tenant.RUnlock()
+	if err == nil {
+		err = writeFileSynced(s.opts.StateFile, buf.Bytes())
+	}
 	if err != nil {
 		return fmt.Errorf("tenantsim: write state file: %w", err)
 	}
-	s.tenant.RLock()
-	err = s.tenant.Save(f)
-	s.tenant.RUnlock()
+	s.savedGen = gen
+	return nil
+}
+
+// writeFileSynced replaces path with data durably: the data is on disk
+// before the rename, and the rename before it returns.
+func writeFileSynced(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("tenantsim: write state file: %w", err)
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
-	return os.Rename(tmp, s.opts.StateFile) // never leave a half-written state
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
-// Close stops both listeners, saves the state file if configured and
-// removes a temporary data folder.
+// Close stops both listeners and the saver, saves the state file if
+// configured and removes a temporary data folder.
 func (s *Simulator) Close() error {
 	s.mu.Lock()
-	servers, already := s.servers, s.closed
+	servers, already, stop, saverOK := s.servers, s.closed, s.stop, s.saverOK
 	s.servers, s.closed = nil, true
 	s.mu.Unlock()
 	if already {
@@ -269,6 +346,10 @@ func (s *Simulator) Close() error {
 	var errs []error
 	for _, srv := range servers {
 		errs = append(errs, srv.Close())
+	}
+	if stop != nil {
+		close(stop)
+		<-saverOK
 	}
 	errs = append(errs, s.Save())
 	if s.tempDir {

@@ -21,7 +21,8 @@ type deltaState struct {
 	Pos    int        `json:"p"`
 	MOff   int        `json:"m"`
 	Init   bool       `json:"i"`
-	Issued int64      `json:"t"` // unix nanos the round's delta token was issued
+	Issued int64      `json:"t"`           // unix nanos the round's delta token was issued
+	Epoch  int        `json:"e,omitempty"` // tenant epoch Since and Upto were read in
 }
 
 func (d deltaState) encode() string {
@@ -62,7 +63,7 @@ func deltaKind(k model.Kind, context string) handler {
 		}
 		s.t.RLock()
 		defer s.t.RUnlock()
-		now := s.now().UnixNano()
+		now, epoch := s.now().UnixNano(), s.t.Epoch()
 		var st deltaState
 		switch {
 		case c.q.skipToken != "":
@@ -70,25 +71,26 @@ func deltaKind(k model.Kind, context string) handler {
 			if !ok {
 				return errSkipToken
 			}
-			if d.Issued < s.expired {
+			if d.Issued < s.t.DeltaExpired || !s.t.Durable(d.Epoch, d.Upto) {
 				return s.expiredErr(c)
 			}
 			st = d
+			st.Epoch = epoch // checked durable, so a position of this epoch too
 		case c.q.hasDelta && c.q.deltaTok == "latest":
 			out := map[string]any{"@odata.context": c.base + "/$metadata#" + context, "value": []any{},
-				"@odata.deltaLink": c.link("$deltatoken", deltaState{K: k, Since: s.t.Seq(), Issued: now}.encode())}
+				"@odata.deltaLink": c.link("$deltatoken", deltaState{K: k, Since: s.t.Seq(), Issued: now, Epoch: epoch}.encode())}
 			return s.writeJSON(c, 200, out)
 		case c.q.hasDelta && c.q.deltaTok != "":
 			d, ok := decodeDelta(c.q.deltaTok, k)
 			if !ok {
 				return s.expiredErr(c)
 			}
-			if d.Issued < s.expired || now-d.Issued > int64(s.cfg.DeltaTokenMaxAge) {
+			if d.Issued < s.t.DeltaExpired || now-d.Issued > int64(s.cfg.DeltaTokenMaxAge) || !s.t.Durable(d.Epoch, d.Since) {
 				return s.expiredErr(c)
 			}
-			st = deltaState{K: k, Since: d.Since, Upto: s.t.Seq(), Issued: now}
+			st = deltaState{K: k, Since: d.Since, Upto: s.t.Seq(), Issued: now, Epoch: epoch}
 		default:
-			st = deltaState{K: k, Upto: s.t.Seq(), Init: true, Issued: now}
+			st = deltaState{K: k, Upto: s.t.Seq(), Init: true, Issued: now, Epoch: epoch}
 		}
 		pageObjs := deltaPageObjects
 		if n := preferMaxPageSize(c); n > 0 {
@@ -178,7 +180,7 @@ func deltaKind(k model.Kind, context string) handler {
 		if st.Pos < n {
 			out["@odata.nextLink"] = c.link("$skiptoken", st.encode())
 		} else {
-			out["@odata.deltaLink"] = c.link("$deltatoken", deltaState{K: k, Since: st.Upto, Issued: now}.encode())
+			out["@odata.deltaLink"] = c.link("$deltatoken", deltaState{K: k, Since: st.Upto, Issued: now, Epoch: epoch}.encode())
 		}
 		return s.writeJSON(c, 200, out)
 	}

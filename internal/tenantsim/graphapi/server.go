@@ -58,13 +58,12 @@ type Config struct {
 
 // Server serves Graph v1.0 under /v1.0/.
 type Server struct {
-	cfg     Config
-	t       *model.Tenant
-	now     func() time.Time
-	thr     *throttler
-	faults  *faultState
-	stats   *counters
-	expired int64 // delta tokens issued before this (unix nanos) are expired
+	cfg    Config
+	t      *model.Tenant
+	now    func() time.Time
+	thr    *throttler
+	faults *faultState
+	stats  *counters
 }
 
 // New creates a Graph server.
@@ -392,7 +391,8 @@ func readBody(c *reqCtx) (map[string]any, *graphError) {
 }
 
 // ExpireDeltaTokens makes every delta token issued so far expired.
-func (s *Server) ExpireDeltaTokens() { s.t.Lock(); s.expired = s.now().UnixNano(); s.t.Unlock() }
+// It is kept in the tenant, so it survives a restart.
+func (s *Server) ExpireDeltaTokens() { s.t.Lock(); s.t.DeltaExpired = s.now().UnixNano(); s.t.Unlock() }
 
 // Counters returns a snapshot of request counters.
 func (s *Server) Counters() Snapshot { return s.stats.snapshot() }

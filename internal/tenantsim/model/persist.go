@@ -37,6 +37,8 @@ type snapshot struct {
 	Granted             map[string][]string
 	Overrides           map[Ref]map[string]any
 	Changes             []Change
+	DeltaExpired        int64
+	Loads               []uint64
 }
 
 const snapshotVersion = 1
@@ -51,7 +53,8 @@ func (t *Tenant) Save(w io.Writer) error {
 		AUs: t.AUs, Apps: t.Apps, SPs: t.SPs, CAPolicies: t.CAPolicies, NamedLocations: t.NamedLocations,
 		RoleAssignments: t.RoleAssignments, DirRoleIDs: t.DirRoleIDs, SignIns: t.SignIns, Audits: t.Audits,
 		AuthMethodsPolicy: t.AuthMethodsPolicy, AuthorizationPolicy: t.AuthorizationPolicy, Consents: t.Consents,
-		Granted: t.granted, Overrides: t.over, Changes: t.changes})
+		Granted: t.granted, Overrides: t.over, Changes: t.changes,
+		DeltaExpired: t.DeltaExpired, Loads: t.loads})
 }
 
 // Load reads a tenant written by Save.
@@ -70,7 +73,9 @@ func Load(r io.Reader, now func() time.Time) (*Tenant, error) {
 		churns: s.Churns, Users: s.Users, Groups: s.Groups, AUs: s.AUs, Apps: s.Apps, SPs: s.SPs, CAPolicies: s.CAPolicies,
 		NamedLocations: s.NamedLocations, RoleAssignments: s.RoleAssignments, DirRoleIDs: s.DirRoleIDs, SignIns: s.SignIns,
 		Audits: s.Audits, AuthMethodsPolicy: s.AuthMethodsPolicy, AuthorizationPolicy: s.AuthorizationPolicy,
-		Consents: s.Consents, granted: s.Granted, over: s.Overrides, changes: s.Changes,
+		Consents: s.Consents, granted: s.Granted, over: s.Overrides, changes: s.Changes, DeltaExpired: s.DeltaExpired,
+		// A new epoch: positions past this one were lost if the last run crashed.
+		loads:    append(s.Loads, uint64(len(s.Changes))),
 		Accounts: map[string]*Account{}, AppCreds: map[string]*AppCredential{}, byID: map[ID]Ref{}, upns: map[string]int32{},
 		// Continue the random stream at a point derived from the log length,
 		// so a reloaded tenant stays deterministic.

@@ -217,6 +217,8 @@ type Tenant struct {
 
 	AuthMethodsPolicy   map[string]any
 	AuthorizationPolicy map[string]any
+	// DeltaExpired: delta tokens issued before it (unix nanos) are expired.
+	DeltaExpired int64
 
 	Accounts map[string]*Account // by lower-case UPN
 	AppCreds map[string]*AppCredential
@@ -231,6 +233,44 @@ type Tenant struct {
 	memberOf map[Ref][]Ref
 	rng      *rand.Rand
 	churns   uint64
+	gen      uint64   // write-lock releases, see Unlock
+	loads    []uint64 // change-log length at each load from a state file
+}
+
+var _ sync.Locker = (*Tenant)(nil) // Lock from RWMutex, Unlock below
+
+// Unlock releases the write lock and counts the release, so a saver can
+// tell the tenant changed (Generation) without every mutation saying so.
+func (t *Tenant) Unlock() {
+	t.gen++
+	t.RWMutex.Unlock()
+}
+
+// Generation changes whenever the tenant may have changed.
+func (t *Tenant) Generation() uint64 {
+	t.RLock()
+	defer t.RUnlock()
+	return t.gen
+}
+
+// Epoch is the number of times the tenant was loaded from a state file;
+// delta tokens carry it (see Durable).
+func (t *Tenant) Epoch() int { return len(t.loads) }
+
+// Durable reports whether change-log position seq, read in epoch e, is still
+// part of the log. A crash loses the changes made after the last save and
+// the next run records others at the same positions; a token pointing past
+// the log a later epoch started from would silently skip them.
+func (t *Tenant) Durable(e int, seq uint64) bool {
+	if e > len(t.loads) {
+		return false
+	}
+	for _, n := range t.loads[e:] {
+		if seq > n {
+			return false
+		}
+	}
+	return seq <= t.Seq()
 }
 
 // Lookup finds a live or deleted object by id.
