@@ -6,11 +6,9 @@ package devstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,11 +16,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
 
-	"github.com/entravault/entravault/activities"
-	"github.com/entravault/entravault/api"
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/config"
 	"github.com/entravault/entravault/internal/devserver"
@@ -30,7 +24,7 @@ import (
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/temporalconn"
 	"github.com/entravault/entravault/internal/tenantsim"
-	"github.com/entravault/entravault/worker"
+	"github.com/entravault/entravault/internal/wiring"
 	"github.com/entravault/entravault/workflows"
 )
 
@@ -48,11 +42,11 @@ type Stack struct {
 	log      *slog.Logger
 	temporal *devserver.Server
 	sim      *tenantsim.Simulator
-	repo     *repository.Repository
+	storage  *wiring.Storage
 	client   client.Client
 	worker   sdkworker.Worker
-	bucket   *blob.Bucket
-	http     *http.Server
+	stopAPI  context.CancelFunc
+	apiDone  chan struct{}
 	apiURL   string
 	adminKey string
 }
@@ -67,7 +61,8 @@ type URLs struct {
 const AdminKeyFile = "admin-api-key"
 
 // Start brings the stack up in dependency order; on error it stops whatever
-// already started.
+// already started. The worker and the API are built by package wiring,
+// exactly as the worker and api roles build them.
 func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (_ *Stack, err error) {
 	s := &Stack{cfg: cfg, log: logger}
 	defer func() {
@@ -79,7 +74,6 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-
 	s.temporal, err = devserver.Start(devserver.Options{
 		DatabaseFile:     filepath.Join(dir, "temporal.db"),
 		GRPCPort:         cfg.Dev.TemporalPort,
@@ -92,105 +86,95 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 	if err != nil {
 		return nil, err
 	}
-
-	if s.repo, err = repository.OpenLocal(ctx, dir); err != nil {
+	local, err := repository.LocalURLs(dir)
+	if err != nil {
 		return nil, fmt.Errorf("snapshot repository: %w", err)
 	}
-	s.bucket, err = fileblob.OpenBucket(filepath.Join(dir, "blobs"), &fileblob.Options{CreateDir: true, NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
-	if err != nil {
-		return nil, fmt.Errorf("snapshot storage: %w", err)
+	if s.storage, err = wiring.OpenStorage(ctx, local); err != nil {
+		return nil, err
 	}
-
-	var graphFactory activities.GraphFactory
-	consent := api.ConsentConfig{RedirectURL: strings.TrimSuffix(cfg.API.PublicURL, "/") + "/api/v1/consent/callback", Timeout: cfg.API.ConsentTimeout}
+	var graphCfg *graph.Config
 	if !cfg.Dev.NoSimulator {
-		simOpts := tenantsim.Options{Seed: cfg.Dev.SimSeed, Users: cfg.Dev.SimUsers, Premium: true, LogsPerDay: 50}
-		if opts.Simulator != nil {
-			simOpts = *opts.Simulator
+		if graphCfg, err = s.startSimulator(opts); err != nil {
+			return nil, err
 		}
-		simOpts.DataDir = filepath.Join(dir, "tenant")
-		simOpts.GraphAddr, simOpts.LoginAddr = cfg.Dev.GraphAddr, cfg.Dev.LoginAddr
-		// Like a real tenant: nothing is granted until an admin consents.
-		simOpts.ConsentRequired = true
-		simOpts.Logger = logger.With("component", "tenantsim")
-		if s.sim, err = tenantsim.New(simOpts); err != nil {
-			return nil, fmt.Errorf("tenant simulator: %w", err)
-		}
-		if err := s.sim.Start(); err != nil {
-			return nil, fmt.Errorf("tenant simulator: %w", err)
-		}
-		creds := s.sim.Credentials()
-		// The worker gets the backup app's credentials from deployment
-		// config, as a production worker does; never from workflow input.
-		graphFactory = &worker.GraphFactory{Base: graph.Config{
-			ClientID: creds.BackupApp.ClientID, ClientSecret: creds.BackupApp.ClientSecret,
-			AuthorityHost: creds.AuthorityHost, GraphURL: creds.GraphURL, CACertPath: creds.CACertPath,
-		}}
-		consent.AuthorityHost, consent.ClientID, consent.ClientSecret = creds.AuthorityHost, creds.BackupApp.ClientID, creds.BackupApp.ClientSecret
-		consent.HTTPClient = s.sim.HTTPClient()
 	}
-
 	tc := cfg.Temporal
 	tc.Address = s.temporal.HostPort()
 	if s.client, err = temporalconn.Dial(tc, logger); err != nil {
 		return nil, err
 	}
-
-	register := opts.Register
-	if graphFactory != nil {
-		register = append([]func(sdkworker.Registry){worker.Product(worker.Deps{Graph: graphFactory, Repo: s.repo})}, register...)
-	}
-	s.worker = worker.New(s.client, worker.Options{TaskQueue: cfg.Temporal.TaskQueue, Logger: logger, Register: register})
+	s.worker = wiring.NewWorker(s.client, cfg.Temporal, graphCfg, s.storage.Repo, logger, opts.Register...)
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-
-	keys := auth.NewKeyStore(s.bucket)
-	if s.adminKey, err = ensureAdminKey(ctx, keys, filepath.Join(dir, AdminKeyFile)); err != nil {
+	if s.adminKey, err = ensureAdminKey(ctx, auth.NewKeyStore(s.storage.Bucket), filepath.Join(dir, AdminKeyFile)); err != nil {
 		return nil, err
 	}
-	authn := &auth.Authenticator{Keys: keys}
-	oc := auth.OIDCConfig{Issuer: cfg.API.OIDCIssuer, Audience: cfg.API.OIDCAudience}
-	if s.sim != nil {
-		oc.HTTPClient = s.sim.HTTPClient() // the simulator's sign-in may be the issuer
-		if oc.Issuer == "" {
-			// By default the simulated tenant's accounts sign in to the API
-			// with the app roles tenant.json lists, as Entra ID does in
-			// production.
-			creds := s.sim.Credentials()
-			oc.Issuer, oc.Audience = creds.APIIssuer, creds.APIApp.ClientID
-		}
+	return s, s.startAPI(ctx, graphCfg)
+}
+
+// startSimulator starts the simulated tenant, its state kept in the data
+// folder, and returns the backup application's registration in it.
+func (s *Stack) startSimulator(opts Options) (*graph.Config, error) {
+	cfg := s.cfg
+	simOpts := tenantsim.Options{Seed: cfg.Dev.SimSeed, Users: cfg.Dev.SimUsers, Premium: true, LogsPerDay: 50}
+	if opts.Simulator != nil {
+		simOpts = *opts.Simulator
 	}
-	if oc.Issuer != "" {
-		if authn.OIDC, err = auth.NewOIDCVerifier(ctx, oc); err != nil {
-			return nil, fmt.Errorf("OIDC issuer: %w", err)
-		}
+	simOpts.DataDir = filepath.Join(cfg.Dev.DataDir, "tenant")
+	// Consents, churn and delta state survive a restart or a kill.
+	simOpts.StateFile = filepath.Join(simOpts.DataDir, "state.json")
+	simOpts.GraphAddr, simOpts.LoginAddr = cfg.Dev.GraphAddr, cfg.Dev.LoginAddr
+	// Like a real tenant: nothing is granted until an admin consents.
+	simOpts.ConsentRequired = true
+	simOpts.Logger = s.log.With("component", "tenantsim")
+	var err error
+	if s.sim, err = tenantsim.New(simOpts); err != nil {
+		return nil, fmt.Errorf("tenant simulator: %w", err)
 	}
-	handler := api.New(api.Deps{
-		Temporal:  s.client,
-		Namespace: cfg.Temporal.Namespace,
-		TaskQueue: cfg.Temporal.TaskQueue,
-		StorageCheck: func(ctx context.Context) error {
-			_, err := s.bucket.IsAccessible(ctx)
-			return err
-		},
-		Auth:    authn,
-		Repo:    s.repo,
-		Consent: consent,
-		Logger:  logger,
-	})
-	ln, err := net.Listen("tcp", cfg.API.Addr)
+	if err := s.sim.Start(); err != nil {
+		return nil, fmt.Errorf("tenant simulator: %w", err)
+	}
+	creds := s.sim.Credentials()
+	// The worker gets the backup app's credentials from deployment config,
+	// as a production worker does; never from workflow input.
+	return &graph.Config{
+		ClientID: creds.BackupApp.ClientID, ClientSecret: creds.BackupApp.ClientSecret,
+		AuthorityHost: creds.AuthorityHost, GraphURL: creds.GraphURL, CACertPath: creds.CACertPath,
+	}, nil
+}
+
+// startAPI serves the REST API in the background until Stop.
+func (s *Stack) startAPI(ctx context.Context, graphCfg *graph.Config) error {
+	parts := wiring.APIParts{Config: s.cfg, Temporal: s.client, Storage: s.storage, Logger: s.log}
+	if graphCfg != nil {
+		parts.Graph = *graphCfg
+		parts.HTTPClient = s.sim.HTTPClient()
+		// By default the simulated tenant's accounts sign in to the API
+		// with the app roles tenant.json lists, as Entra ID does in
+		// production.
+		creds := s.sim.Credentials()
+		parts.OIDCIssuer, parts.OIDCAudience = creds.APIIssuer, creds.APIApp.ClientID
+	}
+	h, err := wiring.NewAPI(ctx, parts)
 	if err != nil {
-		return nil, fmt.Errorf("API listener on %s: %w", cfg.API.Addr, err)
+		return err
+	}
+	ln, err := net.Listen("tcp", s.cfg.API.Addr)
+	if err != nil {
+		return fmt.Errorf("API listener on %s: %w", s.cfg.API.Addr, err)
 	}
 	s.apiURL = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	sctx, cancel := context.WithCancel(context.Background())
+	s.stopAPI, s.apiDone = cancel, make(chan struct{})
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("API server stopped", "error", err)
+		defer close(s.apiDone)
+		if err := wiring.Serve(sctx, ln, h, s.log); err != nil {
+			s.log.Error("API server stopped", "error", err)
 		}
 	}()
-	return s, nil
+	return nil
 }
 
 // ensureAdminKey creates the dev admin API key once and keeps its token in
@@ -233,7 +217,7 @@ func (s *Stack) Client() client.Client { return s.client }
 func (s *Stack) Simulator() *tenantsim.Simulator { return s.sim }
 
 // Repository is the snapshot repository.
-func (s *Stack) Repository() *repository.Repository { return s.repo }
+func (s *Stack) Repository() *repository.Repository { return s.storage.Repo }
 
 // AdminKey is the dev admin API key.
 func (s *Stack) AdminKey() string { return s.adminKey }
@@ -241,10 +225,9 @@ func (s *Stack) AdminKey() string { return s.adminKey }
 // Stop shuts down in reverse order: API and worker first, so no new work
 // starts, Temporal server last.
 func (s *Stack) Stop(ctx context.Context) {
-	if s.http != nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_ = s.http.Shutdown(sctx)
-		cancel()
+	if s.stopAPI != nil {
+		s.stopAPI()
+		<-s.apiDone
 	}
 	if s.worker != nil {
 		s.worker.Stop()
@@ -255,11 +238,8 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.sim != nil {
 		_ = s.sim.Close()
 	}
-	if s.repo != nil {
-		_ = s.repo.Close()
-	}
-	if s.bucket != nil {
-		_ = s.bucket.Close()
+	if s.storage != nil {
+		_ = s.storage.Close()
 	}
 	if s.temporal != nil {
 		if err := s.temporal.Stop(); err != nil {

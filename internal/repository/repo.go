@@ -305,6 +305,14 @@ func OpenLocal(ctx context.Context, dataDir string) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
+	return OpenOrInit(ctx, cfg)
+}
+
+// OpenOrInit opens the repository at cfg, creating it on a bucket that
+// holds none yet, so a first deployment needs no separate init step. A
+// wrong key is still ErrWrongKey: only a bucket without a config is
+// initialised.
+func OpenOrInit(ctx context.Context, cfg Config) (*Repository, error) {
 	r, err := Open(ctx, cfg)
 	if errors.Is(err, ErrNoRepository) {
 		r, err = Init(ctx, cfg)
