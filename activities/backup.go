@@ -635,7 +635,6 @@ var errMalformed = errors.New("malformed response from Graph")
 const (
 	fetchAttempts = 6
 	fetchBackoff  = 250 * time.Millisecond
-	fetchMaxWait  = 60 * time.Second
 )
 
 // fetch GETs url and hands the body to parse, retrying transient failures,
@@ -656,21 +655,11 @@ func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) err
 		if err == nil || attempt == fetchAttempts || !transient(ctx, err) {
 			return attempt, err
 		}
-		d := wait
-		var ge *GraphError
-		if errors.As(err, &ge) && ge.RetryAfter > d {
-			d = ge.RetryAfter
-		}
-		activity.GetLogger(ctx).Warn("retrying Graph request", "attempt", attempt, "wait", d, "error", err)
+		d, err := sleepAfter(ctx, err, &wait)
 		r.stats.Add(0, 0, d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return attempt, ctx.Err()
-		case <-t.C:
+		if err != nil {
+			return attempt, err
 		}
-		wait = min(2*wait, fetchMaxWait)
 	}
 }
 

@@ -22,6 +22,16 @@ type Graph interface {
 	AppRoles(ctx context.Context) ([]string, error)
 }
 
+// GraphWriter is the write side restore uses; the worker's Graph
+// implements it too.
+type GraphWriter interface {
+	Graph
+	// Send sends method to url (relative to the Graph base URL) with body
+	// marshalled as JSON (nil: none) and returns the response body.
+	// Failures are *GraphError.
+	Send(ctx context.Context, method, url string, body any) ([]byte, error)
+}
+
 // GraphFactory opens a Graph for a tenant with the deployment's backup
 // application credentials, which never pass through workflow inputs.
 type GraphFactory interface {

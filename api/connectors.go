@@ -495,21 +495,36 @@ type RunProgress struct {
 // runProgress reads a running backup's pending activity; nil when it has
 // not heartbeated yet or cannot be described.
 func (h *handlers) runProgress(ctx context.Context, workflowID string) *RunProgress {
+	var p *RunProgress
+	h.eachHeartbeat(ctx, workflowID, func(attempt int32, decode func(any) error) bool {
+		var hb struct {
+			Live *activities.LiveProgress `json:"live"`
+		}
+		if decode(&hb) != nil || hb.Live == nil {
+			return false
+		}
+		p = &RunProgress{Attempt: attempt, LiveProgress: *hb.Live}
+		return true
+	})
+	return p
+}
+
+// eachHeartbeat hands the last heartbeat of each pending activity of a
+// workflow to fn until fn accepts one.
+func (h *handlers) eachHeartbeat(ctx context.Context, workflowID string, fn func(attempt int32, decode func(any) error) bool) {
 	desc, err := h.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
 	if err != nil {
-		return nil
+		return
 	}
 	for _, pa := range desc.GetPendingActivities() {
 		if pa.GetHeartbeatDetails() == nil {
 			continue
 		}
-		var hb struct {
-			Live *activities.LiveProgress `json:"live"`
+		decode := func(into any) error {
+			return converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), into)
 		}
-		if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &hb); err != nil || hb.Live == nil {
-			continue
+		if fn(pa.GetAttempt(), decode) {
+			return
 		}
-		return &RunProgress{Attempt: pa.GetAttempt(), LiveProgress: *hb.Live}
 	}
-	return nil
 }

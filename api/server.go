@@ -77,6 +77,7 @@ func New(d Deps) *echo.Echo {
 	authed.POST("/connectors/:id/verify", h.verify)
 	authed.POST("/connectors/:id/consent", h.renewConsent)
 	registerSnapshotRoutes(authed, h)
+	registerRestoreRoutes(authed, h)
 	return e
 }
 

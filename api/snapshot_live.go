@@ -14,10 +14,6 @@ import (
 	"github.com/entravault/entravault/workflows"
 )
 
-// liveConnector owns the snapshots of live reads, apart from the
-// connector's own history so they never count as backups or parents.
-func liveConnector(connectorID string) string { return connectorID + ".live" }
-
 // readLive reads one scope of the tenant as it is now, by running the scope
 // backup workflow (the API itself never talks to Graph) into a full
 // snapshot of the connector's live namespace, and returns it. The previous
@@ -33,7 +29,7 @@ func (h *handlers) readLive(ctx context.Context, connectorID string, scope conne
 	}
 	// Best effort: a running backup holds the repository; the old live
 	// snapshot is then pruned next time.
-	_, _ = h.Repo.Prune(ctx, repository.PruneOptions{Connector: liveConnector(connectorID), Scope: string(scope), All: true})
+	_, _ = h.Repo.Prune(ctx, repository.PruneOptions{Connector: workflows.LiveConnector(connectorID), Scope: string(scope), All: true})
 	now := h.Now().UTC()
 	runID := fmt.Sprintf("live-%s-%d", scope, now.UnixNano())
 	run, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -41,7 +37,7 @@ func (h *handlers) readLive(ctx context.Context, connectorID string, scope conne
 		TaskQueue:     h.TaskQueue,
 		StaticSummary: fmt.Sprintf("Read %s of %s live for a diff", scope, st.Config.Name),
 	}, workflows.ScopeBackupWorkflow, activities.BackupInput{
-		ConnectorID: liveConnector(connectorID), TenantID: st.TenantID, RunID: runID, Scope: scope,
+		ConnectorID: workflows.LiveConnector(connectorID), TenantID: st.TenantID, RunID: runID, Scope: scope,
 		Scopes: st.Config.Scopes, Time: now, ForceFull: true,
 	})
 	if err != nil {

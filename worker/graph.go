@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/entravault/entravault/activities"
@@ -29,7 +32,10 @@ type GraphFactory struct {
 	clients map[string]*graphAdapter
 }
 
-var _ activities.GraphFactory = (*GraphFactory)(nil)
+var (
+	_ activities.GraphFactory = (*GraphFactory)(nil)
+	_ activities.GraphWriter  = (*graphAdapter)(nil)
+)
 
 // ForTenant implements activities.GraphFactory.
 func (f *GraphFactory) ForTenant(ctx context.Context, tenantID string) (activities.Graph, error) {
@@ -111,6 +117,26 @@ func (a *attempts) Response(resp *http.Response) {
 		a.throttled++
 		a.lastThrottle = time.Now()
 	}
+}
+
+func (g *graphAdapter) Send(ctx context.Context, method, url string, body any) ([]byte, error) {
+	m, ok := httpMethods[method]
+	if !ok {
+		return nil, fmt.Errorf("graph: unsupported method %s", method)
+	}
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	b, err := g.c.SendRaw(ctx, m, url, raw, nil)
+	return b, mapError(err)
+}
+
+var httpMethods = map[string]abs.HttpMethod{
+	http.MethodGet: abs.GET, http.MethodPost: abs.POST, http.MethodPatch: abs.PATCH, http.MethodPut: abs.PUT, http.MethodDelete: abs.DELETE,
 }
 
 func (g *graphAdapter) AppRoles(ctx context.Context) ([]string, error) {

@@ -29,6 +29,8 @@ func Product(d Deps) func(sdkworker.Registry) {
 		r.RegisterActivityWithOptions(&activities.Verifier{Graph: d.Graph}, activity.RegisterOptions{})
 		r.RegisterActivityWithOptions(&activities.Backup{Graph: d.Graph, Repo: d.Repo, FullResyncEvery: 7 * 24 * time.Hour, CheckpointEvery: d.CheckpointEvery}, activity.RegisterOptions{})
 		r.RegisterActivityWithOptions(&activities.Retention{Repo: d.Repo}, activity.RegisterOptions{})
+		r.RegisterWorkflowWithOptions(workflows.RestoreWorkflow, workflow.RegisterOptions{Name: workflows.RestoreWorkflowName})
+		r.RegisterActivityWithOptions(&activities.Restore{Graph: d.Graph, Repo: d.Repo, CheckpointEvery: d.CheckpointEvery}, activity.RegisterOptions{})
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -115,16 +116,29 @@ func runSnapshots(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if c.limit < 0 {
 		return errors.New("--limit must be 0 or more")
 	}
-	if *key == "" {
-		return errors.New("--api-key (or ENTRAVAULT_API_KEY) is required")
+	var err error
+	if c.api, err = newAPIClient(*apiURL, *key); err != nil {
+		return err
 	}
-	c.api = &apiClient{base: strings.TrimRight(*apiURL, "/"), key: *key, http: &http.Client{}}
-	if f, ok := stderr.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			c.progress = true
-		}
-	}
+	c.progress = isTerminal(stderr)
 	return run.fn(c, ctx)
+}
+
+func newAPIClient(apiURL, key string) (*apiClient, error) {
+	if key == "" {
+		return nil, errors.New("--api-key (or ENTRAVAULT_API_KEY) is required")
+	}
+	return &apiClient{base: strings.TrimRight(apiURL, "/"), key: key, http: &http.Client{}}, nil
+}
+
+// isTerminal: progress bars only where a person watches.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (c *snapshotsCmd) path(p string, q url.Values) string {
@@ -444,9 +458,26 @@ func (e *apiError) Error() string {
 }
 
 func (a *apiClient) do(ctx context.Context, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path, nil)
+	return a.send(ctx, http.MethodGet, path, nil)
+}
+
+// send makes one request with an optional JSON body; an error answer is an
+// *apiError.
+func (a *apiClient) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+a.key)
 	resp, err := a.http.Do(req)
@@ -457,24 +488,32 @@ func (a *apiClient) do(ctx context.Context, path string) (*http.Response, error)
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	var body struct {
+	var answer struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body)
-	if body.Error.Message == "" {
-		body.Error.Message = http.StatusText(resp.StatusCode)
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer)
+	if answer.Error.Message == "" {
+		answer.Error.Message = http.StatusText(resp.StatusCode)
 	}
-	return nil, &apiError{Status: resp.StatusCode, Code: body.Error.Code, Message: body.Error.Message}
+	return nil, &apiError{Status: resp.StatusCode, Code: answer.Error.Code, Message: answer.Error.Message}
 }
 
 func (a *apiClient) get(ctx context.Context, path string, into any) error {
-	resp, err := a.do(ctx, path)
+	return a.call(ctx, http.MethodGet, path, nil, into)
+}
+
+// call sends a request and decodes the JSON answer into into (nil: none).
+func (a *apiClient) call(ctx context.Context, method, path string, body, into any) error {
+	resp, err := a.send(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if into == nil {
+		return nil
+	}
 	return json.NewDecoder(resp.Body).Decode(into)
 }

@@ -26,6 +26,7 @@ var commands = map[string]command{
 	"repo":      {cmdRepo, "inspect, verify and prune the snapshot repository"},
 	"apikey":    {cmdAPIKey, "create, list and revoke API keys"},
 	"snapshots": {cmdSnapshots, "browse, compare and export snapshots through the API"},
+	"restore":   {cmdRestore, "plan, apply and follow restores through the API"},
 }
 
 func main() {

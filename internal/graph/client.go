@@ -157,6 +157,14 @@ func (c *Client) GetRaw(ctx context.Context, rawURL string) ([]byte, error) {
 // GetRawWithHeaders is GetRaw with extra request headers (for example
 // ConsistencyLevel: eventual for $count).
 func (c *Client) GetRawWithHeaders(ctx context.Context, rawURL string, headers map[string]string) ([]byte, error) {
+	return c.SendRaw(ctx, abs.GET, rawURL, nil, headers)
+}
+
+// SendRaw sends one request with a JSON body (nil: none) through the SDK
+// pipeline and returns the response body (empty for 204). Restore writes
+// go through it, so they get the same auth, retry and Retry-After handling
+// as reads.
+func (c *Client) SendRaw(ctx context.Context, method abs.HttpMethod, rawURL string, body []byte, headers map[string]string) ([]byte, error) {
 	if !strings.Contains(rawURL, "://") {
 		rawURL = c.adapter.GetBaseUrl() + "/" + strings.TrimPrefix(rawURL, "/")
 	}
@@ -165,11 +173,14 @@ func (c *Client) GetRawWithHeaders(ctx context.Context, rawURL string, headers m
 		return nil, fmt.Errorf("graph: bad URL: %w", err)
 	}
 	ri := abs.NewRequestInformation()
-	ri.Method = abs.GET
+	ri.Method = method
 	ri.SetUri(*u)
 	ri.Headers.TryAdd("Accept", "application/json")
 	for k, v := range headers {
 		ri.Headers.TryAdd(k, v)
+	}
+	if body != nil {
+		ri.SetStreamContentAndContentType(body, "application/json")
 	}
 	res, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", errorMapping)
 	if err != nil {

@@ -1,0 +1,252 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
+
+	"github.com/entravault/entravault/internal/repository"
+	"github.com/entravault/entravault/internal/restore"
+)
+
+// RestoreApplyInput applies a stored plan.
+type RestoreApplyInput struct {
+	ConnectorID string
+	TenantID    string
+	RestoreID   string
+	Plan        string
+}
+
+// RestoreApplyResult is the stored report and its counts. A cancelled
+// apply returns it as the details of its CanceledError.
+type RestoreApplyResult struct {
+	Report  string         `json:"report"`
+	Counts  restore.Counts `json:"counts"`
+	Writes  int            `json:"writes"`
+	Created int            `json:"created"` // id map entries this apply added
+}
+
+// applyProgress is the heartbeat: the report's checkpoint and the key of
+// the last action it holds. Actions after it are applied again on a
+// retry; each re-checks the tenant first, so none is done twice.
+type applyProgress struct {
+	Checkpoint *repository.Checkpoint `json:"checkpoint,omitempty"`
+	Last       string                 `json:"last,omitempty"`
+	Counts     restore.Counts         `json:"counts"`
+	Writes     int                    `json:"writes"`
+	Created    int                    `json:"created"`
+	Total      int                    `json:"total"`
+}
+
+// ApplyProgress is what GET …/restores/{rid} shows while applying.
+type ApplyProgress struct {
+	Done   int `json:"done"`
+	Total  int `json:"total"`
+	Writes int `json:"writes"`
+}
+
+// Progress summarises a heartbeat for the API.
+func (p applyProgress) Progress() ApplyProgress {
+	done := 0
+	for _, n := range p.Counts.ByOutcome {
+		done += n
+	}
+	return ApplyProgress{Done: done, Total: p.Total, Writes: p.Writes}
+}
+
+// ReadApplyProgress decodes an apply activity's heartbeat details.
+func ReadApplyProgress(decode func(any) error) (ApplyProgress, bool) {
+	var p applyProgress
+	if err := decode(&p); err != nil || p.Total == 0 {
+		return ApplyProgress{}, false
+	}
+	return p.Progress(), true
+}
+
+// ApplyRestore carries out a plan action by action, in key order, writing
+// each outcome to the report.
+func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (RestoreApplyResult, error) {
+	g, err := a.Graph.ForTenant(ctx, in.TenantID)
+	if err != nil {
+		return RestoreApplyResult{}, err
+	}
+	gw, ok := g.(GraphWriter)
+	if !ok {
+		return RestoreApplyResult{}, nonRetryable(ErrTypeBadInput, "this deployment's Graph client cannot write", nil)
+	}
+	idmap, _, err := loadIDMap(ctx, a.Repo, in.TenantID)
+	if err != nil {
+		return RestoreApplyResult{}, err
+	}
+	plan, err := a.Repo.Snapshot(ctx, repository.SnapshotID(in.Plan))
+	if err != nil {
+		return RestoreApplyResult{}, nonRetryable(ErrTypeBadInput, "the restore plan is gone", err)
+	}
+	run := &applyRun{Restore: a, in: in, g: gw, idmap: idmap, created: map[string]string{}, pace: a.pacers.get(in.TenantID, a.writesPerSecond())}
+	run.p.Total = plan.Counts[restore.ActionType]
+	if err := run.open(ctx); err != nil {
+		return RestoreApplyResult{}, err
+	}
+	defer run.w.Abort()
+	err = a.Repo.Scan(ctx, plan.ID, restore.ActionType, restore.ActionType, run.p.Last, func(_, key string, load func() ([]byte, error)) error {
+		return run.step(ctx, key, load)
+	})
+	cancelled := ctx.Err() != nil
+	if err != nil && !cancelled {
+		return RestoreApplyResult{}, err
+	}
+	// Cancelled or done: keep what was applied, with its report.
+	res, cerr := run.finish(context.WithoutCancel(ctx))
+	if cerr != nil {
+		return res, cerr
+	}
+	if cancelled {
+		return res, temporal.NewCanceledError(res)
+	}
+	return res, nil
+}
+
+type applyRun struct {
+	*Restore
+	in      RestoreApplyInput
+	g       GraphWriter
+	idmap   *restore.IDMap
+	created map[string]string // id map entries not yet saved
+	pace    *rate.Limiter
+	w       *repository.Writer
+	p       applyProgress
+	saved   time.Time
+	// fresh are objects this attempt created: Entra may not see them for
+	// a while, so links to them are retried.
+	fresh map[string]time.Time
+}
+
+func (r *Restore) writesPerSecond() float64 {
+	if r.WritesPerSecond > 0 {
+		return r.WritesPerSecond
+	}
+	return 19.5
+}
+
+// open resumes the report from the last heartbeat or starts it.
+func (r *applyRun) open(ctx context.Context) error {
+	r.saved, r.fresh = time.Now(), map[string]time.Time{}
+	if activity.HasHeartbeatDetails(ctx) {
+		var p applyProgress
+		if err := activity.GetHeartbeatDetails(ctx, &p); err == nil && p.Checkpoint != nil {
+			w, err := r.Repo.ResumeWriter(ctx, *p.Checkpoint)
+			if err == nil {
+				r.w, r.p = w, p
+				return nil
+			}
+			activity.GetLogger(ctx).Warn("restore report checkpoint lost; applying again from the start", "error", err)
+		}
+	}
+	w, err := r.Repo.NewWriter(ctx, repository.WriterOptions{Connector: restore.Namespace(r.in.ConnectorID), Scope: restore.ReportScope(r.in.RestoreID), Full: true})
+	if err != nil {
+		return err
+	}
+	r.w, r.p = w, applyProgress{Total: r.p.Total}
+	return nil
+}
+
+// step applies one action and records its outcome.
+func (r *applyRun) step(ctx context.Context, key string, load func() ([]byte, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	raw, err := load()
+	if err != nil {
+		return err
+	}
+	var act restore.Action
+	if err := json.Unmarshal(raw, &act); err != nil {
+		return fmt.Errorf("plan action %s: %w", key, err)
+	}
+	if err := r.apply(ctx, &act); err != nil {
+		return err
+	}
+	r.p.Counts.Add(act)
+	r.p.Writes += act.Writes
+	r.p.Last = key
+	if err := r.w.Put(ctx, restore.ActionType, key, mustMarshal(act)); err != nil {
+		return err
+	}
+	if time.Since(r.saved) >= r.checkpointEvery() {
+		return r.checkpoint(ctx)
+	}
+	activity.RecordHeartbeat(ctx, r.p)
+	return nil
+}
+
+func (r *applyRun) checkpointEvery() time.Duration {
+	if r.CheckpointEvery > 0 {
+		return r.CheckpointEvery
+	}
+	return 10 * time.Second
+}
+
+// checkpoint saves new id map entries, then the report, then heartbeats:
+// a retry never sees a report whose re-created objects it cannot map.
+func (r *applyRun) checkpoint(ctx context.Context) error {
+	if err := r.saveIDs(ctx); err != nil {
+		return err
+	}
+	cp, err := r.w.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	r.p.Checkpoint, r.saved = &cp, time.Now()
+	activity.RecordHeartbeat(ctx, r.p)
+	return nil
+}
+
+func (r *applyRun) saveIDs(ctx context.Context) error {
+	if err := saveIDMap(ctx, r.Repo, r.in.TenantID, r.created); err != nil {
+		return fmt.Errorf("save the id map: %w", err)
+	}
+	r.p.Created += len(r.created)
+	clear(r.created)
+	return nil
+}
+
+func (r *applyRun) finish(ctx context.Context) (RestoreApplyResult, error) {
+	if err := r.saveIDs(ctx); err != nil {
+		return RestoreApplyResult{}, err
+	}
+	info, err := r.w.Commit(ctx)
+	if err != nil {
+		return RestoreApplyResult{}, err
+	}
+	return RestoreApplyResult{Report: string(info.ID), Counts: r.p.Counts, Writes: r.p.Writes, Created: r.p.Created}, nil
+}
+
+// pacers hold one write limiter per tenant, shared by every apply on this
+// worker, so concurrent restores of one tenant share its budget.
+type pacers struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+func (p *pacers) get(tenantID string, perSecond float64) *rate.Limiter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]*rate.Limiter{}
+	}
+	l, ok := p.m[tenantID]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(perSecond), 1)
+		p.m[tenantID] = l
+	}
+	return l
+}
+
+var errChanged = errors.New("changed since plan")

@@ -1,0 +1,172 @@
+package restore
+
+import "strings"
+
+// Kind is how one object type of a snapshot is written back to Graph.
+type Kind struct {
+	Type string // the snapshot's object type
+	Path string // Graph collection, e.g. "/users"
+	// Undeletable types come back from /directory/deletedItems with their
+	// id and the links Entra keeps.
+	Undeletable bool
+	// Phase orders re-creates: users, then groups, then units, so links
+	// and owners can point at what came back.
+	Phase int
+	// NaturalKey finds a re-created object again, so a retried create
+	// never makes a duplicate.
+	NaturalKey string
+	// Writable properties are sent by PATCH; CreateOnly ones only on
+	// create. Everything else differing is reported as a skip.
+	Writable, CreateOnly set
+	// Required are the properties a create must send (Graph's rules).
+	Required []string
+	// ReadOnly explains the properties that are never written.
+	ReadOnly func(prop string) string
+	// NotWritable says why an object cannot be written at all ("" = it can).
+	NotWritable func(obj map[string]any) string
+}
+
+// Relation is a link type of a snapshot, stored as its own object
+// ("group.members" under the group's id).
+type Relation struct {
+	Type  string // "group.members"
+	Owner string // the owner's object type
+	Name  string // "members", "owners", "manager"
+	// Single relations (manager) hold one reference.
+	Single bool
+}
+
+type set map[string]bool
+
+func setOf(props ...string) set {
+	s := set{}
+	for _, p := range props {
+		s[p] = true
+	}
+	return s
+}
+
+// Kinds are the object types restore writes, by snapshot type.
+var Kinds = map[string]*Kind{
+	"user": {
+		Type: "user", Path: "/users", Undeletable: true, Phase: 1, NaturalKey: "userPrincipalName",
+		Writable: setOf("accountEnabled", "ageGroup", "businessPhones", "city", "companyName", "consentProvidedForMinor",
+			"country", "department", "displayName", "employeeHireDate", "employeeId", "employeeLeaveDateTime", "employeeOrgData",
+			"employeeType", "faxNumber", "givenName", "jobTitle", "mail", "mailNickname", "mobilePhone", "officeLocation",
+			"otherMails", "passwordPolicies", "postalCode", "preferredDataLocation", "preferredLanguage", "showInAddressList",
+			"state", "streetAddress", "surname", "usageLocation", "userPrincipalName", "userType"),
+		CreateOnly: setOf(),
+		Required:   []string{"accountEnabled", "displayName", "mailNickname", "userPrincipalName"},
+		ReadOnly:   userReadOnly,
+	},
+	"group": {
+		Type: "group", Path: "/groups", Undeletable: true, Phase: 2, NaturalKey: "mailNickname",
+		Writable: setOf("classification", "description", "displayName", "mailNickname", "membershipRule",
+			"membershipRuleProcessingState", "preferredDataLocation", "preferredLanguage", "theme", "visibility"),
+		CreateOnly:  setOf("groupTypes", "mailEnabled", "securityEnabled", "isAssignableToRole", "uniqueName"),
+		Required:    []string{"displayName", "mailEnabled", "mailNickname", "securityEnabled"},
+		ReadOnly:    groupReadOnly,
+		NotWritable: groupNotWritable,
+	},
+	"administrativeUnit": {
+		Type: "administrativeUnit", Path: "/directory/administrativeUnits", Undeletable: true, Phase: 3,
+		Writable:   setOf("displayName", "description", "visibility", "membershipRule", "membershipType", "membershipRuleProcessingState"),
+		CreateOnly: setOf(),
+		Required:   []string{"displayName"},
+		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
+	},
+}
+
+// Relations are the link types restore writes.
+var Relations = map[string]*Relation{
+	"group.members":              {Type: "group.members", Owner: "group", Name: "members"},
+	"group.owners":               {Type: "group.owners", Owner: "group", Name: "owners"},
+	"administrativeUnit.members": {Type: "administrativeUnit.members", Owner: "administrativeUnit", Name: "members"},
+	"user.manager":               {Type: "user.manager", Owner: "user", Name: "manager", Single: true},
+}
+
+// RoleAssignmentType is the snapshot type of directory role assignments,
+// restored by creating (and optionally removing) assignments.
+const RoleAssignmentType = "roleAssignment"
+
+// notRestorable explains snapshot types restore never writes; a
+// difference in them is reported, not dropped.
+var notRestorable = map[string]string{
+	"roleDefinition":        "built-in role definitions cannot be changed; their assignments are restored",
+	"directoryRole":         "activated directory roles follow their role assignments",
+	"directoryRole.members": "directory role members follow their role assignments",
+	"organization":          "tenant organization settings are not restored by this release",
+	"subscribedSku":         "licences are bought, not restored",
+}
+
+// NotRestorableReason says why a snapshot type is never written ("" if it
+// is restorable).
+func NotRestorableReason(objType string) string {
+	if Kinds[objType] != nil || Relations[objType] != nil || objType == RoleAssignmentType {
+		return ""
+	}
+	if r, ok := notRestorable[objType]; ok {
+		return r
+	}
+	return "this object type is not writable through Microsoft Graph by this release"
+}
+
+func userReadOnly(p string) string {
+	switch {
+	case p == "passwordProfile":
+		return "passwords are never backed up; a re-created user gets a new one"
+	case p == "assignedLicenses" || p == "assignedPlans" || p == "provisionedPlans" || p == "licenseAssignmentStates":
+		return "licences are assigned with assignLicense and follow group-based licensing; not restored"
+	case p == "proxyAddresses":
+		return "read-only: Entra ID derives it from mail"
+	case p == "identities":
+		return "sign-in identities are not restored by this release"
+	case strings.HasPrefix(p, "onPremises"):
+		return "read-only: written by directory synchronisation"
+	}
+	return "read-only: set by Entra ID"
+}
+
+func groupReadOnly(p string) string {
+	switch {
+	case p == "proxyAddresses" || p == "mail":
+		return "read-only: Exchange sets a group's addresses"
+	case p == "groupTypes" || p == "mailEnabled" || p == "securityEnabled" || p == "isAssignableToRole":
+		return "set only when a group is created"
+	case strings.HasPrefix(p, "onPremises"):
+		return "read-only: written by directory synchronisation"
+	}
+	return "read-only: set by Entra ID"
+}
+
+// groupNotWritable: Graph writes only Microsoft 365 and security groups;
+// mail-enabled security groups and distribution lists belong to Exchange.
+func groupNotWritable(g map[string]any) string {
+	mailEnabled, _ := g["mailEnabled"].(bool)
+	unified := false
+	if types, ok := g["groupTypes"].([]any); ok {
+		for _, t := range types {
+			unified = unified || t == "Unified"
+		}
+	}
+	if mailEnabled && !unified {
+		if sec, _ := g["securityEnabled"].(bool); sec {
+			return "mail-enabled security groups are managed in Exchange Online, not writable through Graph"
+		}
+		return "distribution lists are managed in Exchange Online, not writable through Graph"
+	}
+	return ""
+}
+
+// synced reports an object whose source of authority is on-premises AD.
+func synced(obj map[string]any) bool {
+	v, _ := obj["onPremisesSyncEnabled"].(bool)
+	return v
+}
+
+// serverManaged properties differ between any two reads or are
+// identifiers; they are neither written nor reported.
+var serverManaged = setOf("id", "@odata.type", "@odata.context", "createdDateTime", "deletedDateTime", "renewedDateTime",
+	"createdByAppId", "expirationDateTime", "securityIdentifier", "onPremisesLastSyncDateTime",
+	"signInSessionsValidFromDateTime", "lastPasswordChangeDateTime", "externalUserStateChangeDateTime",
+	"membershipRuleProcessingStatus")

@@ -1,0 +1,391 @@
+package restore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Options say what a restore may do. The zero value does nothing; the API
+// starts from DefaultOptions.
+type Options struct {
+	Undelete         bool `json:"undelete"`
+	Recreate         bool `json:"recreate"`
+	Properties       bool `json:"properties"`
+	Links            bool `json:"links"`
+	RemoveExtraLinks bool `json:"remove_extra_links"`
+	RemoveAdded      bool `json:"remove_added"`
+}
+
+// DefaultOptions restore everything and remove nothing.
+func DefaultOptions() Options {
+	return Options{Undelete: true, Recreate: true, Properties: true, Links: true}
+}
+
+// Selection narrows a restore to some object types and/or some object ids
+// (both empty: everything). Links and role assignments follow the objects
+// that own them.
+type Selection struct {
+	Types []string `json:"types,omitempty"`
+	IDs   []string `json:"ids,omitempty"`
+}
+
+// SelectableTypes are the types a selection may name.
+var SelectableTypes = []string{"user", "group", "administrativeUnit", RoleAssignmentType}
+
+// Validate refuses unknown types and an explicitly empty selection.
+func (s Selection) Validate() error {
+	for _, t := range s.Types {
+		if !slices.Contains(SelectableTypes, t) {
+			return fmt.Errorf("select.types: unknown type %q (want %v)", t, SelectableTypes)
+		}
+	}
+	return nil
+}
+
+// Planner turns differences between a snapshot and the live tenant into
+// actions. Feed it every object difference (Object), then every relation
+// and role assignment difference, then call Finish.
+type Planner struct {
+	opts    Options
+	types   set
+	ids     set
+	deleted map[string]json.RawMessage // the recycle bin, by id
+	idmap   *IDMap
+	emit    func(Action) error
+
+	seq       int
+	counts    Counts
+	undeleted set
+	recreated set
+	roles     roleDiff
+}
+
+// NewPlanner plans with opts and sel. deleted is the recycle bin (id →
+// object as Graph lists it); emit receives every action.
+func NewPlanner(opts Options, sel Selection, deleted map[string]json.RawMessage, idmap *IDMap, emit func(Action) error) *Planner {
+	p := &Planner{opts: opts, deleted: deleted, idmap: idmap, emit: emit, undeleted: set{}, recreated: set{}}
+	if len(sel.Types) > 0 {
+		p.types = setOf(sel.Types...)
+	}
+	if len(sel.IDs) > 0 {
+		p.ids = setOf(sel.IDs...)
+	}
+	if p.idmap == nil {
+		p.idmap = NewIDMap()
+	}
+	return p
+}
+
+func (p *Planner) selected(objType, id string) bool {
+	return (p.types == nil || p.types[objType]) && (p.ids == nil || p.ids[id])
+}
+
+func (p *Planner) add(a Action) error {
+	a.Key = keyFor(a.Kind, a.Type, p.seq)
+	p.seq++
+	p.counts.Add(a)
+	return p.emit(a)
+}
+
+// Object plans one directory object; snap or live is nil where the object
+// is absent. For an object re-created by an earlier restore, live is the
+// object it was mapped to.
+func (p *Planner) Object(objType, id string, snap, live []byte) error {
+	if !p.selected(objType, id) {
+		return nil
+	}
+	kind := Kinds[objType]
+	if kind == nil {
+		return p.add(Action{Kind: Skip, Type: objType, ID: id, Reason: NotRestorableReason(objType)})
+	}
+	switch {
+	case snap != nil && live != nil:
+		return p.revert(kind, id, decode(snap), decode(live))
+	case snap != nil:
+		return p.gone(kind, id, decode(snap))
+	case live != nil && !p.idmap.IsTarget(id):
+		return p.added(kind, id, decode(live))
+	}
+	return nil
+}
+
+// revert plans PATCHes of the differing writable properties and reports
+// every other difference with its reason.
+func (p *Planner) revert(kind *Kind, id string, snap, live map[string]any) error {
+	name := displayName(snap)
+	if kind.NotWritable != nil {
+		if reason := kind.NotWritable(snap); reason != "" {
+			return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Reason: reason})
+		}
+	}
+	var writes, skips []PropertyChange
+	for _, prop := range propertyNames(snap, live) {
+		before, after := rawOf(live[prop]), rawOf(snap[prop])
+		if serverManaged[prop] || bytes.Equal(before, after) {
+			continue
+		}
+		c := PropertyChange{Name: prop, Before: before, After: after}
+		switch {
+		case synced(snap):
+			c.Reason = "synced from on-premises Active Directory: change it there"
+		case kind.Writable[prop]:
+			if p.opts.Properties {
+				writes = append(writes, c)
+				continue
+			}
+			c.Reason = "option properties is off"
+		case kind.CreateOnly[prop]:
+			c.Reason = "set only when the object is created"
+		default:
+			c.Reason = kind.ReadOnly(prop)
+		}
+		skips = append(skips, c)
+	}
+	if len(writes) > 0 {
+		if err := p.add(Action{Kind: Revert, Type: kind.Type, ID: id, Name: name, Properties: writes}); err != nil {
+			return err
+		}
+	}
+	if len(skips) > 0 {
+		return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Properties: skips, Reason: "properties that cannot be written back"})
+	}
+	return nil
+}
+
+// gone plans an object that is in the snapshot but not live: from the
+// recycle bin if it is there, else re-created.
+func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
+	name := displayName(snap)
+	skip := func(reason string) error {
+		return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Reason: reason})
+	}
+	if kind.NotWritable != nil {
+		if reason := kind.NotWritable(snap); reason != "" {
+			return skip(reason)
+		}
+	}
+	if binned, ok := p.deleted[id]; ok && kind.Undeletable {
+		if !p.opts.Undelete {
+			return skip("in the recycle bin; option undelete is off")
+		}
+		p.undeleted[id] = true
+		if err := p.add(Action{Kind: Undelete, Type: kind.Type, ID: id, Name: name}); err != nil {
+			return err
+		}
+		// The recycle bin keeps the object as it was deleted: revert
+		// whatever changed before that.
+		return p.revert(kind, id, snap, decode(binned))
+	}
+	if synced(snap) {
+		return skip("synced from on-premises Active Directory and deleted for good: restore it there and let sync bring it back")
+	}
+	if !p.opts.Recreate {
+		return skip("deleted for good; option recreate is off")
+	}
+	body := map[string]any{}
+	for prop, v := range snap {
+		if (kind.Writable[prop] || kind.CreateOnly[prop]) && v != nil {
+			body[prop] = v
+		}
+	}
+	for _, req := range kind.Required {
+		if _, ok := body[req]; !ok {
+			return skip("cannot be re-created: the snapshot lacks " + req)
+		}
+	}
+	a := Action{Kind: Recreate, Type: kind.Type, ID: id, Name: name, Object: mustJSON(body)}
+	if kind.Type == "user" {
+		a.Note = "re-created with a new random password (never stored or shown); the user must reset it at next sign-in"
+	}
+	p.recreated[id] = true
+	return p.add(a)
+}
+
+// added plans an object created after the snapshot: a soft delete with
+// remove_added, else nothing (it is not a difference to restore).
+func (p *Planner) added(kind *Kind, id string, live map[string]any) error {
+	if !p.opts.RemoveAdded {
+		return nil
+	}
+	name := displayName(live)
+	if kind.NotWritable != nil {
+		if reason := kind.NotWritable(live); reason != "" {
+			return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Reason: "created after the snapshot, not removed: " + reason})
+		}
+	}
+	if synced(live) {
+		return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Reason: "created after the snapshot, not removed: synced from on-premises"})
+	}
+	return p.add(Action{Kind: DeleteAdded, Type: kind.Type, ID: id, Name: name})
+}
+
+// Relation plans one link list (owner's members, owners or manager). owner
+// is the owner as in the snapshot (nil if absent there).
+func (p *Planner) Relation(relType, ownerID string, snap, live, owner []byte) error {
+	rel := Relations[relType]
+	if rel == nil {
+		return p.Object(relType, ownerID, snap, live)
+	}
+	if !p.selected(rel.Owner, ownerID) {
+		return nil
+	}
+	if owner != nil {
+		if kind := Kinds[rel.Owner]; kind != nil && kind.NotWritable != nil {
+			if reason := kind.NotWritable(decode(owner)); reason != "" {
+				return nil // the owner's own skip says why
+			}
+		}
+	}
+	want, have := map[string]bool{}, setOf(refIDs(live)...)
+	for _, id := range refIDs(snap) {
+		want[id] = true
+	}
+	var add, remove []string
+	for id := range want {
+		if have[p.idmap.Resolve(id)] || p.comesBack(ownerID, id) {
+			continue
+		}
+		add = append(add, id)
+	}
+	for id := range have {
+		if !want[id] && !want[p.idmap.Original(id)] {
+			remove = append(remove, id)
+		}
+	}
+	if rel.Single && len(add) > 0 {
+		remove = nil // PUT manager replaces it
+	}
+	sort.Strings(add)
+	sort.Strings(remove)
+	return p.links(rel, ownerID, add, remove)
+}
+
+// comesBack: an undeleted object gets its links back from Entra, and an
+// undeleted owner its members, unless the member itself was re-created.
+func (p *Planner) comesBack(ownerID, memberID string) bool {
+	return p.undeleted[memberID] || (p.undeleted[ownerID] && !p.recreated[memberID])
+}
+
+func (p *Planner) links(rel *Relation, ownerID string, add, remove []string) error {
+	base := Action{Type: rel.Owner, ID: ownerID, Relation: rel.Name}
+	if len(add) > 0 {
+		a := base
+		a.Kind, a.Links = AddLinks, add
+		if !p.opts.Links {
+			a.Kind, a.Reason = Skip, "missing links; option links is off"
+		}
+		if err := p.add(a); err != nil {
+			return err
+		}
+	}
+	if len(remove) > 0 {
+		a := base
+		a.Kind, a.Links = RemoveLinks, remove
+		if !p.opts.RemoveExtraLinks || !p.opts.Links {
+			a.Kind, a.Reason = Skip, "links added since the snapshot; option remove_extra_links is off"
+		}
+		return p.add(a)
+	}
+	return nil
+}
+
+// RoleAssignment collects one role assignment difference; assignments are
+// matched by principal, role and scope in Finish, since a restored one
+// gets a new id.
+func (p *Planner) RoleAssignment(id string, snap, live []byte) {
+	if snap != nil {
+		p.roles.snap = append(p.roles.snap, roleAssignmentOf(id, snap))
+	}
+	if live != nil {
+		p.roles.live = append(p.roles.live, roleAssignmentOf(id, live))
+	}
+}
+
+// Finish plans the role assignments and returns the plan's counts.
+func (p *Planner) Finish() (Counts, error) {
+	for _, a := range p.roles.actions(p) {
+		if err := p.add(a); err != nil {
+			return p.counts, err
+		}
+	}
+	return p.counts, nil
+}
+
+func decode(raw []byte) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
+}
+
+func propertyNames(a, b map[string]any) []string {
+	var names []string
+	for k := range a {
+		names = append(names, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// rawOf is v's canonical JSON (encoding/json sorts map keys), so equal
+// values compare equal byte for byte.
+func rawOf(v any) json.RawMessage { return mustJSON(v) }
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // values decoded from JSON always encode
+	}
+	return b
+}
+
+func displayName(o map[string]any) string {
+	if upn, ok := o["userPrincipalName"].(string); ok {
+		return upn
+	}
+	s, _ := o["displayName"].(string)
+	return s
+}
+
+// refIDs reads the ids of a stored relation: {"value":[…]}, […] or one
+// reference object.
+func refIDs(raw []byte) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	type ref struct {
+		ID string `json:"id"`
+	}
+	var list struct {
+		Value []ref `json:"value"`
+	}
+	var ids []string
+	if err := json.Unmarshal(raw, &list); err == nil && list.Value != nil {
+		for _, r := range list.Value {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	var arr []ref
+	if err := json.Unmarshal(raw, &arr); err == nil {
+		for _, r := range arr {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	var one ref
+	if json.Unmarshal(raw, &one) == nil && one.ID != "" {
+		return []string{one.ID}
+	}
+	return nil
+}
