@@ -30,6 +30,17 @@ type VerifyReport struct {
 	Checks             []Check   `json:"checks"`
 	MissingPermissions []string  `json:"missing_permissions,omitempty"`
 	CheckedAt          time.Time `json:"checked_at"`
+	// Restore is readiness per object type: what a restore into the
+	// tenant may write with the permissions granted now. It does not
+	// make verification fail: backups need none of it.
+	Restore []RestoreReadiness `json:"restore,omitempty"`
+}
+
+// RestoreReadiness says whether restore can write one object type.
+type RestoreReadiness struct {
+	Type    string   `json:"type"`
+	Ready   bool     `json:"ready"`
+	Missing []string `json:"missing,omitempty"`
 }
 
 // BackupInput is one scope backup run.

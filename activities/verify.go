@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/entravault/entravault/internal/connector"
+	"github.com/entravault/entravault/internal/restore"
 )
 
 // Built-in Entra role template ids (roleDefinitionId).
@@ -60,6 +61,11 @@ var satisfiedBy = map[string][]string{
 	"Organization.Read.All":         {"Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
 	"RoleManagement.Read.Directory": {"RoleManagement.ReadWrite.Directory", "Directory.Read.All", "Directory.ReadWrite.All"},
 	"Directory.Read.All":            {"Directory.ReadWrite.All"},
+	// Restore's write permissions.
+	"User.ReadWrite.All":               {"Directory.ReadWrite.All"},
+	"Group.ReadWrite.All":              {"Directory.ReadWrite.All"},
+	"GroupMember.ReadWrite.All":        {"Group.ReadWrite.All", "Directory.ReadWrite.All"},
+	"AdministrativeUnit.ReadWrite.All": {"Directory.ReadWrite.All"},
 }
 
 func missingPermissions(need, granted []string) []string {
@@ -116,6 +122,9 @@ func (v *Verifier) VerifyConnector(ctx context.Context, in VerifyInput) (VerifyR
 	}
 	need := permissionsFor(in.Kind, in.Scopes)
 	rep.MissingPermissions = missingPermissions(need, roles)
+	if in.Kind == connector.KindDirectory {
+		rep.Restore = restoreReadiness(roles)
+	}
 	if len(rep.MissingPermissions) == 0 {
 		add("application permissions", true, "granted: "+strings.Join(need, ", "))
 	} else {
@@ -170,6 +179,17 @@ func (v *Verifier) VerifyConnector(ctx context.Context, in VerifyInput) (VerifyR
 		}
 	}
 	return v.finish(rep), nil
+}
+
+// restoreReadiness lists, per object type restore writes, the write
+// permissions the tenant has not granted.
+func restoreReadiness(granted []string) []RestoreReadiness {
+	var out []RestoreReadiness
+	for _, typ := range restore.SelectableTypes {
+		missing := missingPermissions(restore.WritePermissions[typ], granted)
+		out = append(out, RestoreReadiness{Type: typ, Ready: len(missing) == 0, Missing: missing})
+	}
+	return out
 }
 
 func probeMessage(err error) string {

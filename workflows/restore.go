@@ -109,7 +109,10 @@ func RestoreWorkflow(ctx workflow.Context, in RestoreInput) (RestoreState, error
 		return r.end(ctx, err)
 	}
 	r.set(ctx, RestorePlanned)
-	ok, _ := workflow.AwaitWithTimeout(ctx, planExpiry, func() bool { return r.applyAsked || r.cancelAsked })
+	ok := true
+	if !r.applyAsked {
+		ok, _ = workflow.AwaitWithTimeout(ctx, planExpiry, func() bool { return r.applyAsked || r.cancelAsked })
+	}
 	if r.cancelAsked || !ok {
 		if !ok {
 			r.s.Error = "the plan expired without being applied"

@@ -89,6 +89,15 @@ var Relations = map[string]*Relation{
 // restored by creating (and optionally removing) assignments.
 const RoleAssignmentType = "roleAssignment"
 
+// WritePermissions are the application permissions restore needs per
+// object type, for the readiness shown in a connector's verification.
+var WritePermissions = map[string][]string{
+	"user":               {"User.ReadWrite.All"},
+	"group":              {"Group.ReadWrite.All", "GroupMember.ReadWrite.All"},
+	"administrativeUnit": {"AdministrativeUnit.ReadWrite.All"},
+	RoleAssignmentType:   {"RoleManagement.ReadWrite.Directory"},
+}
+
 // notRestorable explains snapshot types restore never writes; a
 // difference in them is reported, not dropped.
 var notRestorable = map[string]string{
