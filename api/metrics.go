@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,6 +18,9 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	once   sync.Once
+	routes map[string]bool // registered route patterns
 }
 
 func newMetrics() *metrics {
@@ -40,11 +44,33 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err) // commit the response so its status is known
 		}
-		route := c.Path() // the route pattern, never the raw path with ids
-		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
-		m.latency.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
+		route, method := m.labels(c)
+		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+// labels are bounded whatever clients send: the registered route pattern
+// (never the raw path, which holds ids) or "unmatched", and a standard
+// method or "other". Random paths or methods add no series.
+func (m *metrics) labels(c echo.Context) (route, method string) {
+	m.once.Do(func() {
+		m.routes = map[string]bool{}
+		for _, r := range c.Echo().Routes() {
+			m.routes[r.Path] = true
+		}
+	})
+	route, method = c.Path(), c.Request().Method
+	if !m.routes[route] {
+		route = "unmatched"
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+	default:
+		method = "other"
+	}
+	return route, method
 }
 
 func (m *metrics) handler() http.Handler {

@@ -50,13 +50,33 @@ func (s *snapshotService) export(c echo.Context, connectorID string) error {
 	h.Set(ExportCountHeader, strconv.Itoa(total))
 	c.Response().WriteHeader(http.StatusOK)
 
-	err = writeExport(ctx, c.Response(), s.repo, info, typ)
+	err = writeExport(ctx, &progressWriter{w: c.Response(), rc: http.NewResponseController(c.Response().Writer)}, s.repo, info, typ)
 	if err != nil {
 		// The status is sent; the missing gzip trailer tells the client
 		// the archive is incomplete.
 		s.log.Error("snapshot export failed", "connector", connectorID, "snapshot", info.ID.Short(), "error", err)
 	}
 	return err
+}
+
+// progressWriter extends the server's write deadline while a stream
+// makes progress: a large export keeps going, a client that stops reading
+// is cut off after a minute like any other.
+type progressWriter struct {
+	w        io.Writer
+	rc       *http.ResponseController
+	extended time.Time
+}
+
+// streamWriteWindow is how long one write may block.
+const streamWriteWindow = time.Minute
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	if now := time.Now(); now.Sub(p.extended) > time.Second {
+		_ = p.rc.SetWriteDeadline(now.Add(streamWriteWindow)) // unsupported writers (tests) just keep theirs
+		p.extended = now
+	}
+	return p.w.Write(b)
 }
 
 // exportBatch objects are read at a time in storage order, then written

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"gocloud.dev/blob"
+	"golang.org/x/net/netutil"
 
 	"github.com/entravault/entravault/activities"
 	"github.com/entravault/entravault/api"
@@ -135,13 +136,47 @@ func NewAPI(ctx context.Context, p APIParts) (http.Handler, error) {
 	}), nil
 }
 
+// ServerLimits bound what one client can hold of the API server: slow or
+// idle clients are cut off, and at most MaxConns connections are served at
+// once (more wait in the listen backlog). Zero values take the defaults.
+type ServerLimits struct {
+	ReadHeaderTimeout time.Duration // default 10 s
+	ReadTimeout       time.Duration // whole request, body included; default 30 s (bodies are at most 256 KiB)
+	WriteTimeout      time.Duration // default 60 s; streaming handlers extend it as they write
+	IdleTimeout       time.Duration // keep-alive connections; default 90 s
+	MaxConns          int           // default 512
+}
+
+func (l ServerLimits) withDefaults() ServerLimits {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.ReadHeaderTimeout, 10*time.Second)
+	def(&l.ReadTimeout, 30*time.Second)
+	def(&l.WriteTimeout, time.Minute)
+	def(&l.IdleTimeout, 90*time.Second)
+	if l.MaxConns <= 0 {
+		l.MaxConns = 512
+	}
+	return l
+}
+
 // Serve runs the API's HTTP server on ln until ctx ends, then shuts it down
 // gracefully.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return ServeWithLimits(ctx, ln, h, logger, ServerLimits{})
+}
+
+// ServeWithLimits is Serve with explicit limits (tests shrink them).
+func ServeWithLimits(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, limits ServerLimits) error {
+	l := limits.withDefaults()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("API listening", "addr", ln.Addr().String())
+	go func() { errc <- srv.Serve(netutil.LimitListener(ln, l.MaxConns)) }()
+	logger.Info("API listening", "addr", ln.Addr().String(), "max_conns", l.MaxConns)
 	select {
 	case err := <-errc:
 		return err
