@@ -98,6 +98,27 @@ func (r *applyRun) call(ctx context.Context, a *restore.Action, method, url stri
 	}
 }
 
+// getJSON GETs url into v, retrying a body that does not parse (a
+// truncated response) like any transient failure.
+func (r *applyRun) getJSON(ctx context.Context, a *restore.Action, url string, v any) error {
+	wait := callBackoff
+	for attempt := 1; ; attempt++ {
+		b, err := r.call(ctx, a, http.MethodGet, url, nil)
+		if err == nil {
+			if err = json.Unmarshal(b, v); err == nil {
+				return nil
+			}
+			err = fmt.Errorf("%w: %v", errMalformed, err)
+		}
+		if attempt == callAttempts || !transient(ctx, err) {
+			return err
+		}
+		if _, err := sleepAfter(ctx, err, &wait); err != nil {
+			return err
+		}
+	}
+}
+
 // sleepAfter waits before a retry, the backoff or Retry-After if longer,
 // and doubles the backoff. It returns how long it waited.
 func sleepAfter(ctx context.Context, err error, wait *time.Duration) (time.Duration, error) {
@@ -218,17 +239,13 @@ func (r *applyRun) findExisting(ctx context.Context, a *restore.Action, kind *re
 		kind = &restore.Kind{Path: kind.Path, NaturalKey: "displayName"}
 	}
 	filter := fmt.Sprintf("%s eq '%s'", kind.NaturalKey, strings.ReplaceAll(key, "'", "''"))
-	b, err := r.call(ctx, a, http.MethodGet, kind.Path+"?$select=id&$filter="+queryEscape(filter), nil)
-	if err != nil {
-		return "", err
-	}
 	var page struct {
 		Value []struct {
 			ID string `json:"id"`
 		} `json:"value"`
 	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		return "", fmt.Errorf("lookup by %s: %w", kind.NaturalKey, err)
+	if err := r.getJSON(ctx, a, kind.Path+"?$select=id&$filter="+queryEscape(filter), &page); err != nil {
+		return "", err
 	}
 	switch len(page.Value) {
 	case 0:
@@ -270,16 +287,13 @@ func (r *applyRun) revert(ctx context.Context, a *restore.Action) error {
 	for i, p := range a.Properties {
 		names[i] = p.Name
 	}
-	b, err := r.call(ctx, a, http.MethodGet, r.objectURL(a.Type, a.ID)+"?$select="+strings.Join(names, ","), nil)
+	var live map[string]any
+	err := r.getJSON(ctx, a, r.objectURL(a.Type, a.ID)+"?$select="+strings.Join(names, ","), &live)
 	if notFound(err) {
 		return fmt.Errorf("%w: the object no longer exists", errChanged)
 	}
 	if err != nil {
 		return err
-	}
-	var live map[string]any
-	if err := json.Unmarshal(b, &live); err != nil {
-		return fmt.Errorf("read %s: %w", a.Type, err)
 	}
 	patch := map[string]any{}
 	for _, p := range a.Properties {

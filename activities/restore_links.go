@@ -114,18 +114,16 @@ func (r *applyRun) anyFresh(ids []string) bool {
 }
 
 func (r *applyRun) setManager(ctx context.Context, a *restore.Action, user, manager string) error {
-	b, err := r.call(ctx, a, http.MethodGet, user+"/manager?$select=id", nil)
+	var cur struct {
+		ID string `json:"id"`
+	}
+	err := r.getJSON(ctx, a, user+"/manager?$select=id", &cur)
 	if err != nil && !notFound(err) {
 		return err
 	}
-	if err == nil {
-		var cur struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(b, &cur) == nil && cur.ID == manager {
-			a.Outcome = restore.AlreadyDone
-			return nil
-		}
+	if err == nil && cur.ID == manager {
+		a.Outcome = restore.AlreadyDone
+		return nil
 	}
 	err = r.consistent(ctx, []string{manager}, func() error {
 		_, err := r.call(ctx, a, http.MethodPut, user+"/manager/$ref", map[string]string{"@odata.id": directoryObjectURL(manager)})
@@ -201,15 +199,11 @@ func (r *applyRun) addRole(ctx context.Context, a *restore.Action) error {
 
 func (r *applyRun) hasRole(ctx context.Context, a *restore.Action, ra restore.RoleAssignmentBody) (bool, error) {
 	filter := fmt.Sprintf("principalId eq '%s'", ra.PrincipalID)
-	b, err := r.call(ctx, a, http.MethodGet, roleAssignments+"?$filter="+queryEscape(filter), nil)
-	if err != nil {
-		return false, err
-	}
 	var page struct {
 		Value []restore.RoleAssignmentBody `json:"value"`
 	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		return false, fmt.Errorf("role assignments: %w", err)
+	if err := r.getJSON(ctx, a, roleAssignments+"?$filter="+queryEscape(filter), &page); err != nil {
+		return false, err
 	}
 	for _, v := range page.Value {
 		if v.PrincipalID == ra.PrincipalID && v.RoleDefinitionID == ra.RoleDefinitionID && (v.DirectoryScopeID == ra.DirectoryScopeID || v.DirectoryScopeID == "" && ra.DirectoryScopeID == "/") {

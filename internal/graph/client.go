@@ -181,6 +181,10 @@ func (c *Client) SendRaw(ctx context.Context, method abs.HttpMethod, rawURL stri
 	}
 	if body != nil {
 		ri.SetStreamContentAndContentType(body, "application/json")
+		// Write bodies are small, and the SDK's gzip handler marks a
+		// request it compressed; its retry after a 429 then resends the
+		// plain body labelled gzip, which Graph refuses.
+		ri.AddRequestOptions([]abs.RequestOption{khttp.NewCompressionOptionsReference(false)})
 	}
 	res, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", errorMapping)
 	if err != nil {
