@@ -7,7 +7,9 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/internal/repository"
+	"github.com/entravault/entravault/internal/restore"
 )
 
 // Retention applies retention policies and purges deleted connectors.
@@ -42,11 +44,18 @@ func (a *Retention) ApplyRetention(ctx context.Context, in RetentionInput) (Rete
 }
 
 // PurgeConnector removes every snapshot of a deleted connector.
+// Its live reads and restore plans and reports go too: they hold the same
+// directory data.
 func (a *Retention) PurgeConnector(ctx context.Context, in PurgeInput) error {
-	_, err := a.Repo.Prune(ctx, repository.PruneOptions{Connector: in.ConnectorID, All: true})
-	if errors.Is(err, repository.ErrLocked) {
-		return temporal.NewApplicationErrorWithOptions("repository busy with a backup; retrying", "Locked",
-			temporal.ApplicationErrorOptions{Cause: err})
+	for _, ns := range []string{in.ConnectorID, connector.LiveNamespace(in.ConnectorID), restore.Namespace(in.ConnectorID)} {
+		_, err := a.Repo.Prune(ctx, repository.PruneOptions{Connector: ns, All: true})
+		if errors.Is(err, repository.ErrLocked) {
+			return temporal.NewApplicationErrorWithOptions("repository busy with a backup; retrying", "Locked",
+				temporal.ApplicationErrorOptions{Cause: err})
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
 }

@@ -29,7 +29,7 @@ func (h *handlers) readLive(ctx context.Context, connectorID string, scope conne
 	}
 	// Best effort: a running backup holds the repository; the old live
 	// snapshot is then pruned next time.
-	_, _ = h.Repo.Prune(ctx, repository.PruneOptions{Connector: workflows.LiveConnector(connectorID), Scope: string(scope), All: true})
+	_, _ = h.Repo.Prune(ctx, repository.PruneOptions{Connector: connector.LiveNamespace(connectorID), Scope: string(scope), All: true})
 	now := h.Now().UTC()
 	runID := fmt.Sprintf("live-%s-%d", scope, now.UnixNano())
 	run, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -37,7 +37,7 @@ func (h *handlers) readLive(ctx context.Context, connectorID string, scope conne
 		TaskQueue:     h.TaskQueue,
 		StaticSummary: fmt.Sprintf("Read %s of %s live for a diff", scope, st.Config.Name),
 	}, workflows.ScopeBackupWorkflow, activities.BackupInput{
-		ConnectorID: workflows.LiveConnector(connectorID), TenantID: st.TenantID, RunID: runID, Scope: scope,
+		ConnectorID: connector.LiveNamespace(connectorID), TenantID: st.TenantID, RunID: runID, Scope: scope,
 		Scopes: st.Config.Scopes, Time: now, ForceFull: true,
 	})
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/internal/repository"
 	"github.com/entravault/entravault/internal/repository/jsondiff"
-	"github.com/entravault/entravault/workflows"
 )
 
 // registerSnapshotRoutes adds the snapshot browsing endpoints (issue 7).
@@ -224,7 +223,7 @@ func (s *snapshotService) snapshot(ctx context.Context, connectorID, sid string)
 		return repository.SnapshotInfo{}, apiError(http.StatusBadRequest, "invalid_snapshot_id", "a snapshot id is 64 hex digits", nil)
 	}
 	info, err := s.repo.Snapshot(ctx, repository.SnapshotID(sid))
-	if errors.Is(err, repository.ErrNotFound) || err == nil && info.Connector != connectorID && info.Connector != workflows.LiveConnector(connectorID) {
+	if errors.Is(err, repository.ErrNotFound) || err == nil && info.Connector != connectorID && info.Connector != connector.LiveNamespace(connectorID) {
 		return repository.SnapshotInfo{}, snapshotNotFound()
 	}
 	return info, err

@@ -26,10 +26,6 @@ func RestoreWorkflowID(connectorID, restoreID string) string {
 	return ConnectorWorkflowID(connectorID) + "/restore/" + restoreID
 }
 
-// LiveConnector owns the snapshots of live reads, apart from the
-// connector's backups so they never count as backups or parents.
-func LiveConnector(connectorID string) string { return connectorID + ".live" }
-
 // RestoreStatus is where a restore is.
 type RestoreStatus string
 
@@ -172,7 +168,7 @@ func (r *restoreRun) plan(ctx workflow.Context) error {
 			StaticSummary: "read " + string(scope) + " live for restore " + r.in.RestoreID,
 		})
 		live[scope] = workflow.ExecuteChildWorkflow(cctx, ScopeBackupWorkflow, activities.BackupInput{
-			ConnectorID: LiveConnector(r.in.ConnectorID), TenantID: r.in.TenantID, RunID: runID, Scope: scope,
+			ConnectorID: connector.LiveNamespace(r.in.ConnectorID), TenantID: r.in.TenantID, RunID: runID, Scope: scope,
 			Scopes: r.in.Scopes, Time: workflow.Now(ctx), ForceFull: true,
 		})
 	}

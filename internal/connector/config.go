@@ -31,6 +31,11 @@ const (
 	ScopeDirectoryAudits     Scope = "directory_audits"
 )
 
+// LiveNamespace is the repository connector that holds a connector's live
+// reads (diff?to=live, restore plans), apart from its backups so they
+// never count as backups or parents.
+func LiveNamespace(connectorID string) string { return connectorID + ".live" }
+
 // AllScopes in backup order.
 var AllScopes = []Scope{ScopeUsers, ScopeGroups, ScopeAdministrativeUnits, ScopeRoles, ScopeApplications, ScopePolicies, ScopeSignIns, ScopeDirectoryAudits}
 

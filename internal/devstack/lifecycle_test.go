@@ -305,17 +305,38 @@ func TestConnectorLifecycle(t *testing.T) {
 	h.scanForSecrets(ga.Password)
 	h.recordHistory(c.ID)
 
-	// DELETE ?purge=true stops the connector and removes its snapshots.
+	// A live read and a restore plan leave directory data of their own.
+	rid := h.startRestore(c.ID, map[string]any{})
+	h.waitRestore(c.ID, rid, workflows.RestorePlanned)
+	ofConnector := func() []string {
+		snaps, err := h.stack.Repository().Snapshots(ctx, repository.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range snaps {
+			if strings.HasPrefix(s.Connector, c.ID) {
+				out = append(out, s.Connector+"/"+s.Scope)
+			}
+		}
+		return out
+	}
+	if left := ofConnector(); len(left) < 3 {
+		t.Fatalf("before the purge, the bucket holds only %v", left)
+	}
+
+	// DELETE ?purge=true stops the connector and removes everything of it:
+	// backups, live reads, restore plans; the bucket's listing shows none.
 	if code := h.call("DELETE", "/api/v1/connectors/"+c.ID+"?purge=true", nil, nil); code != http.StatusAccepted {
 		t.Fatalf("delete: %d", code)
 	}
 	for deadline := time.Now().Add(time.Minute); ; {
-		snaps, err := h.stack.Repository().Snapshots(ctx, repository.Filter{Connector: c.ID})
-		if err == nil && len(snaps) == 0 {
+		left := ofConnector()
+		if len(left) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("snapshots left after purge: %v %d", err, len(snaps))
+			t.Fatalf("snapshots left after purge: %v", left)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
