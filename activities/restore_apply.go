@@ -73,8 +73,17 @@ func ReadApplyProgress(decode func(any) error) (ApplyProgress, bool) {
 // ApplyRestore carries out a plan action by action, in key order, writing
 // each outcome to the report.
 func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (RestoreApplyResult, error) {
-	g, err := a.Graph.ForTenant(ctx, in.TenantID)
+	writer := a.Writer
+	if writer == nil {
+		writer = a.Graph
+	}
+	// A new token: a consent granted since the last one must show.
+	g, err := writer.Renew(ctx, in.TenantID)
 	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) {
+			return RestoreApplyResult{}, nonRetryable(ErrTypeForbidden, "the restore application cannot sign in to the tenant: has an administrator consented to it?", err)
+		}
 		return RestoreApplyResult{}, err
 	}
 	gw, ok := g.(GraphWriter)

@@ -18,8 +18,11 @@ import (
 // Restore plans and applies restores of directory objects. Graph writes go
 // through the deployment's application, paced inside Graph's write budget.
 type Restore struct {
-	Graph GraphFactory
-	Repo  *repository.Repository
+	// Graph reads (the backup application); Writer writes (the restore
+	// application; nil: Graph).
+	Graph  GraphFactory
+	Writer GraphFactory
+	Repo   *repository.Repository
 	// WritesPerSecond paces writes per tenant; default 19.5, just under
 	// Graph's 3,000 writes per 2 min 30 s per app and tenant.
 	WritesPerSecond float64

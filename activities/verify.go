@@ -89,7 +89,9 @@ func missingPermissions(need, granted []string) []string {
 // Verifier checks a tenant's consent before any backup runs.
 type Verifier struct {
 	Graph GraphFactory
-	Now   func() time.Time
+	// Restore is the restore application; nil: restores write with Graph.
+	Restore GraphFactory
+	Now     func() time.Time
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -123,7 +125,7 @@ func (v *Verifier) VerifyConnector(ctx context.Context, in VerifyInput) (VerifyR
 	need := permissionsFor(in.Kind, in.Scopes)
 	rep.MissingPermissions = missingPermissions(need, roles)
 	if in.Kind == connector.KindDirectory {
-		rep.Restore = restoreReadiness(roles)
+		rep.Restore = v.restoreReadiness(ctx, in.TenantID, roles)
 	}
 	if len(rep.MissingPermissions) == 0 {
 		add("application permissions", true, "granted: "+strings.Join(need, ", "))
@@ -182,8 +184,17 @@ func (v *Verifier) VerifyConnector(ctx context.Context, in VerifyInput) (VerifyR
 }
 
 // restoreReadiness lists, per object type restore writes, the write
-// permissions the tenant has not granted.
-func restoreReadiness(granted []string) []RestoreReadiness {
+// permissions the tenant has not granted to the application restores
+// write with. A restore application the tenant never consented to gets no
+// token: nothing is ready until an admin consents.
+func (v *Verifier) restoreReadiness(ctx context.Context, tenantID string, backupRoles []string) []RestoreReadiness {
+	granted := backupRoles
+	if v.Restore != nil {
+		granted = nil
+		if g, err := v.Restore.Renew(ctx, tenantID); err == nil {
+			granted, _ = g.AppRoles(ctx)
+		}
+	}
 	var out []RestoreReadiness
 	for _, typ := range restore.SelectableTypes {
 		missing := missingPermissions(restore.WritePermissions[typ], granted)

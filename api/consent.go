@@ -38,6 +38,9 @@ type ConsentConfig struct {
 	HTTPClient *http.Client
 	// Timeout is how long a sign-in link stays valid.
 	Timeout time.Duration
+	// RestoreClientID is the restore application ("": restores write with
+	// the backup application, whose consent already covers them).
+	RestoreClientID string
 }
 
 // newState returns an unguessable, connector-bound OAuth state and the

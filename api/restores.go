@@ -257,8 +257,14 @@ func (h *handlers) listRestores(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", workflows.RestoreWorkflowName, workflows.ConnectorIDKey.GetName(), id)
 	resp, err := h.Temporal.ListWorkflow(ctx, listRequest(h.Namespace, q, int32(min(size, 50)), token))
-	if err != nil {
+	if err != nil && len(token) > 0 {
+		// Visibility stores answer a token they cannot read with various
+		// errors; the token came from the caller.
+		h.Logger.Debug("list restores with a cursor", "error", err)
 		return badCursor()
+	}
+	if err != nil {
+		return err
 	}
 	out := []workflows.RestoreState{}
 	for _, e := range resp.GetExecutions() {

@@ -57,6 +57,7 @@ func New(d Deps) *echo.Echo {
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", serveOpenAPI)
 	v1.GET("/consent/callback", h.consentCallback)
+	v1.GET("/consent/restore-callback", h.restoreConsentCallback)
 	authed := v1.Group("")
 	if d.Auth != nil {
 		authed.Use(d.Auth.Middleware())
@@ -76,6 +77,7 @@ func New(d Deps) *echo.Echo {
 	authed.GET("/connectors/:id/runs", h.listRuns)
 	authed.POST("/connectors/:id/verify", h.verify)
 	authed.POST("/connectors/:id/consent", h.renewConsent)
+	authed.POST("/connectors/:id/restore-consent", h.requestRestoreConsent)
 	registerSnapshotRoutes(authed, h)
 	registerRestoreRoutes(authed, h)
 	return e

@@ -15,7 +15,9 @@ import (
 // Deps are the clients the product's activities use.
 type Deps struct {
 	Graph activities.GraphFactory
-	Repo  *repository.Repository
+	// RestoreGraph is the restore application (writes); nil: Graph.
+	RestoreGraph activities.GraphFactory
+	Repo         *repository.Repository
 	// CheckpointEvery bounds the work a killed worker loses (default 10 s).
 	CheckpointEvery time.Duration
 }
@@ -26,11 +28,11 @@ func Product(d Deps) func(sdkworker.Registry) {
 		r.RegisterWorkflowWithOptions(workflows.ConnectorWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorWorkflowName})
 		r.RegisterWorkflow(workflows.ScopeBackupWorkflow)
 		r.RegisterWorkflow(workflows.RetentionWorkflow)
-		r.RegisterActivityWithOptions(&activities.Verifier{Graph: d.Graph}, activity.RegisterOptions{})
+		r.RegisterActivityWithOptions(&activities.Verifier{Graph: d.Graph, Restore: d.RestoreGraph}, activity.RegisterOptions{})
 		r.RegisterActivityWithOptions(&activities.Backup{Graph: d.Graph, Repo: d.Repo, FullResyncEvery: 7 * 24 * time.Hour, CheckpointEvery: d.CheckpointEvery}, activity.RegisterOptions{})
 		r.RegisterActivityWithOptions(&activities.Retention{Repo: d.Repo}, activity.RegisterOptions{})
 		r.RegisterWorkflowWithOptions(workflows.RestoreWorkflow, workflow.RegisterOptions{Name: workflows.RestoreWorkflowName})
-		r.RegisterActivityWithOptions(&activities.Restore{Graph: d.Graph, Repo: d.Repo, CheckpointEvery: d.CheckpointEvery}, activity.RegisterOptions{})
+		r.RegisterActivityWithOptions(&activities.Restore{Graph: d.Graph, Writer: d.RestoreGraph, Repo: d.Repo, CheckpointEvery: d.CheckpointEvery}, activity.RegisterOptions{})
 	}
 }
 

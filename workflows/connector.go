@@ -76,6 +76,8 @@ type ConnectorState struct {
 	Purge            bool      `json:",omitempty"`
 	RunSeq           int
 	VerifyRequested  bool `json:",omitempty"`
+	// RestoreConsent is the restore application's consent (restoreconsent.go).
+	RestoreConsent *RestoreConsent `json:",omitempty"`
 }
 
 // Admin is the account that granted consent.
@@ -189,6 +191,8 @@ func (c *connectorRun) setup(ctx workflow.Context, in ConnectorInput) error {
 		{UpdateConfig, c.onConfig, c.validateConfig},
 		{UpdateRunNow, c.onRunNow, c.validateRunNow},
 		{UpdateVerify, c.onVerify, c.validateVerify},
+		{UpdateRequestRestoreConsent, c.onRequestRestoreConsent, c.validateRequestRestoreConsent},
+		{UpdateRestoreConsent, c.onRestoreConsent, c.validateRestoreConsent},
 		{UpdateDelete, c.onDelete, c.validateDelete},
 	}
 	for _, h := range handlers {

@@ -40,7 +40,21 @@ type Config struct {
 	// only. Its secret comes from deployment config, never from workflow
 	// inputs, so it stays out of Temporal history.
 	Graph Graph
-	Dev   Dev
+	// Restore is the restore application's registration: the write
+	// permissions, consented only when a tenant is first restored into,
+	// so the backup application stays read-only. Optional: without it,
+	// restores write with the backup application.
+	Restore RestoreApp
+	Dev     Dev
+}
+
+// RestoreApp is the restore application's registration in Entra ID. The
+// worker writes with it; the API only builds its consent link.
+type RestoreApp struct {
+	ClientID         string
+	ClientSecretFile string
+	CertFile         string
+	KeyFile          string
 }
 
 // Log selects the slog handler.
@@ -140,6 +154,10 @@ func FlagSet(role Role) (*flag.FlagSet, *Config) {
 		fs.StringVar(&c.Graph.AuthorityHost, "graph-authority-host", "https://login.microsoftonline.com/", "Entra ID authority host")
 		fs.StringVar(&c.Graph.GraphURL, "graph-url", "https://graph.microsoft.com/v1.0", "Microsoft Graph base URL")
 		fs.StringVar(&c.Graph.CACertFile, "graph-ca-file", "", "extra CA certificate to trust for sign-in and Graph")
+		fs.StringVar(&c.Restore.ClientID, "restore-client-id", "", "restore application (client) id; empty: restores write with the backup application")
+		fs.StringVar(&c.Restore.ClientSecretFile, "restore-client-secret-file", "", "file holding the restore application's client secret")
+		fs.StringVar(&c.Restore.CertFile, "restore-cert-file", "", "restore application's certificate (PEM)")
+		fs.StringVar(&c.Restore.KeyFile, "restore-key-file", "", "restore application's private key (PEM)")
 	}
 	if role == RoleDev {
 		fs.StringVar(&c.Dev.DataDir, "data", ".data", "folder for the Temporal database, snapshots, keys and logs")
@@ -246,6 +264,19 @@ func (c *Config) Validate() error {
 		for name, path := range map[string]string{
 			"graph-client-secret-file": c.Graph.ClientSecretFile, "graph-cert-file": c.Graph.CertFile,
 			"graph-key-file": c.Graph.KeyFile, "graph-ca-file": c.Graph.CACertFile,
+		} {
+			if err := readable(path); err != nil {
+				bad(name, "%v", err)
+			}
+		}
+		if c.Restore.ClientID != "" && c.Role == RoleWorker && (c.Restore.ClientSecretFile == "") == (c.Restore.CertFile == "") {
+			bad("restore-client-secret-file", "with --restore-client-id, give exactly one of --restore-client-secret-file or --restore-cert-file")
+		}
+		if (c.Restore.CertFile == "") != (c.Restore.KeyFile == "") {
+			bad("restore-cert-file", "--restore-cert-file and --restore-key-file go together")
+		}
+		for name, path := range map[string]string{
+			"restore-client-secret-file": c.Restore.ClientSecretFile, "restore-cert-file": c.Restore.CertFile, "restore-key-file": c.Restore.KeyFile,
 		} {
 			if err := readable(path); err != nil {
 				bad(name, "%v", err)

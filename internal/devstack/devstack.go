@@ -93,9 +93,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 	if s.storage, err = wiring.OpenStorage(ctx, local); err != nil {
 		return nil, err
 	}
-	var graphCfg *graph.Config
+	var graphCfg, restoreCfg *graph.Config
 	if !cfg.Dev.NoSimulator {
-		if graphCfg, err = s.startSimulator(opts); err != nil {
+		if graphCfg, restoreCfg, err = s.startSimulator(opts); err != nil {
 			return nil, err
 		}
 	}
@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 	if s.client, err = temporalconn.Dial(tc, logger); err != nil {
 		return nil, err
 	}
-	s.worker = wiring.NewWorker(s.client, cfg.Temporal, graphCfg, s.storage.Repo, logger, opts.Register...)
+	s.worker = wiring.NewWorker(s.client, cfg.Temporal, graphCfg, restoreCfg, s.storage.Repo, logger, opts.Register...)
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
@@ -115,8 +115,8 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 }
 
 // startSimulator starts the simulated tenant, its state kept in the data
-// folder, and returns the backup application's registration in it.
-func (s *Stack) startSimulator(opts Options) (*graph.Config, error) {
+// folder, and returns the backup and restore applications' registrations.
+func (s *Stack) startSimulator(opts Options) (backup, restore *graph.Config, err error) {
 	cfg := s.cfg
 	simOpts := tenantsim.Options{Seed: cfg.Dev.SimSeed, Users: cfg.Dev.SimUsers, Premium: true, LogsPerDay: 50}
 	if opts.Simulator != nil {
@@ -129,20 +129,25 @@ func (s *Stack) startSimulator(opts Options) (*graph.Config, error) {
 	// Like a real tenant: nothing is granted until an admin consents.
 	simOpts.ConsentRequired = true
 	simOpts.Logger = s.log.With("component", "tenantsim")
-	var err error
 	if s.sim, err = tenantsim.New(simOpts); err != nil {
-		return nil, fmt.Errorf("tenant simulator: %w", err)
+		return nil, nil, fmt.Errorf("tenant simulator: %w", err)
 	}
 	if err := s.sim.Start(); err != nil {
-		return nil, fmt.Errorf("tenant simulator: %w", err)
+		return nil, nil, fmt.Errorf("tenant simulator: %w", err)
 	}
 	creds := s.sim.Credentials()
-	// The worker gets the backup app's credentials from deployment config,
-	// as a production worker does; never from workflow input.
-	return &graph.Config{
+	// The worker gets the applications' credentials from deployment
+	// config, as a production worker does; never from workflow input.
+	backup = &graph.Config{
 		ClientID: creds.BackupApp.ClientID, ClientSecret: creds.BackupApp.ClientSecret,
 		AuthorityHost: creds.AuthorityHost, GraphURL: creds.GraphURL, CACertPath: creds.CACertPath,
-	}, nil
+	}
+	if creds.RestoreApp.ClientID == "" {
+		return backup, nil, nil
+	}
+	r := *backup
+	r.ClientID, r.ClientSecret = creds.RestoreApp.ClientID, creds.RestoreApp.ClientSecret
+	return backup, &r, nil
 }
 
 // startAPI serves the REST API in the background until Stop.
@@ -156,6 +161,7 @@ func (s *Stack) startAPI(ctx context.Context, graphCfg *graph.Config) error {
 		// production.
 		creds := s.sim.Credentials()
 		parts.OIDCIssuer, parts.OIDCAudience = creds.APIIssuer, creds.APIApp.ClientID
+		parts.RestoreClientID = creds.RestoreApp.ClientID
 	}
 	h, err := wiring.NewAPI(ctx, parts)
 	if err != nil {

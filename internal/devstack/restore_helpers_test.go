@@ -58,4 +58,3 @@ func (h *harness) actions(connectorID, rid, query string) []restore.Action {
 		cursor = page.NextCursor
 	}
 }
-

@@ -245,7 +245,7 @@ func (p *Planner) Relation(relType, ownerID string, snap, live, owner []byte) er
 	}
 	var add, remove []string
 	for id := range want {
-		if have[p.idmap.Resolve(id)] || p.comesBack(ownerID, id) {
+		if have[p.idmap.Resolve(id)] || !rel.Single && p.comesBack(ownerID, id) {
 			continue
 		}
 		add = append(add, id)
@@ -263,8 +263,10 @@ func (p *Planner) Relation(relType, ownerID string, snap, live, owner []byte) er
 	return p.links(rel, ownerID, add, remove)
 }
 
-// comesBack: an undeleted object gets its links back from Entra, and an
-// undeleted owner its members, unless the member itself was re-created.
+// comesBack: an undeleted object gets its memberships back from Entra,
+// and an undeleted owner its members, unless the member itself was
+// re-created. Managers are always planned: Entra clears the manager of a
+// deleted user's reports, and apply checks the manager before writing.
 func (p *Planner) comesBack(ownerID, memberID string) bool {
 	return p.undeleted[memberID] || (p.undeleted[ownerID] && !p.recreated[memberID])
 }

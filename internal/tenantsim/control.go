@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Handler serves Graph under /v1.0/ and the control API under /_sim/:
@@ -12,9 +13,10 @@ import (
 //	GET  /_sim/state                 canonical JSON dump of the tenant
 //	POST /_sim/churn?percent=N       change N% of objects
 //	POST /_sim/logs?count=N          append N sign-in and N audit records
+//	POST /_sim/incident              damage the tenant: {"kind","percent"} (see Incident)
 //	PUT  /_sim/faults                set fault injection (JSON Faults)
 //	POST /_sim/delta/expire          expire every delta token issued so far
-//	GET  /_sim/counters              request counters (per route, 429s, early retries)
+//	GET  /_sim/counters              request counters (per route: requests, writes, 429s, early retries)
 func (s *Simulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1.0/", s.graph)
@@ -44,6 +46,22 @@ func (s *Simulator) Handler() http.Handler {
 		s.AppendLogs(n)
 		writeJSON(w, http.StatusOK, map[string]int{"appended": n})
 	})
+	mux.HandleFunc("POST /_sim/incident", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Kind    string  `json:"kind"`
+			Percent float64 `json:"percent"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"kind": …, "percent": …}`})
+			return
+		}
+		rep, err := s.Incident(req.Kind, req.Percent)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": strings.TrimPrefix(err.Error(), "model: invalid request: ")})
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
+	})
 	mux.HandleFunc("PUT /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		var f Faults
 		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
@@ -68,6 +86,21 @@ func (s *Simulator) Churn(pct float64) ChurnStats {
 	s.tenant.Lock()
 	defer s.tenant.Unlock()
 	return s.tenant.Churn(pct)
+}
+
+// Incident damages the tenant as a mistake or an attack would, for restore
+// drills: kind is one of model.IncidentKinds or "mixed" (a bit of each),
+// percent in (0,100] of the objects the kind applies to. The sign-in
+// accounts and the apps are never touched; the draw is deterministic for a
+// given seed and history.
+func (s *Simulator) Incident(kind string, percent float64) (IncidentReport, error) {
+	s.tenant.Lock()
+	defer s.tenant.Unlock()
+	affected, err := s.tenant.Incident(kind, percent)
+	if err != nil {
+		return IncidentReport{}, err
+	}
+	return IncidentReport{Kind: kind, Percent: percent, Affected: affected}, nil
 }
 
 // AppendLogs adds n sign-in and n audit records stamped now.

@@ -39,6 +39,10 @@ type Options struct {
 	// instead of 400 syncStateNotFound.
 	DeltaExpiredGone bool
 	Throttle         ThrottleConfig
+	// ConsistencyDelay mimics Entra's replication lag: for that long after
+	// an object is created through Graph, link requests naming it answer
+	// 400 "… do not exist". Default 0; PUT /_sim/faults replaces it.
+	ConsistencyDelay time.Duration
 	// ConsentRequired leaves the backup app without granted roles until an
 	// admin consents through the sign-in flow.
 	ConsentRequired bool
@@ -77,6 +81,9 @@ type Credentials struct {
 	CACertPath    string         `json:"caCertPath"`
 	BackupApp     AppCredentials `json:"backupApp"`
 	NoRolesApp    AppCredentials `json:"noRolesApp"`
+	// RestoreApp holds restore's write permissions, consented apart from
+	// the backup application (its adminconsent link).
+	RestoreApp AppCredentials `json:"restoreApp"`
 	// APIApp is Entravault's REST API registration (client id only: the
 	// API validates tokens, it asks for none). Its tokens carry aud =
 	// APIApp.ClientID and iss = APIIssuer; ask with scope
@@ -93,3 +100,11 @@ type Credentials struct {
 
 // ChurnStats counts what a churn did.
 type ChurnStats = model.ChurnStats
+
+// IncidentReport says what an incident did: by kind, the ids of the
+// objects changed (role assignment ids for remove_role_assignments).
+type IncidentReport struct {
+	Kind     string              `json:"kind"`
+	Percent  float64             `json:"percent"`
+	Affected map[string][]string `json:"affected"`
+}

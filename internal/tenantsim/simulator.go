@@ -103,7 +103,7 @@ func New(opts Options) (*Simulator, error) {
 		return nil, err
 	}
 	s.graph = graphapi.New(graphapi.Config{Tenant: s.tenant, Verify: s.verify, DeltaTokenMaxAge: opts.DeltaTokenMaxAge,
-		DeltaExpiredGone: opts.DeltaExpiredGone, Throttle: opts.Throttle, Now: opts.Now})
+		DeltaExpiredGone: opts.DeltaExpiredGone, Throttle: opts.Throttle, ConsistencyDelay: opts.ConsistencyDelay, Now: opts.Now})
 	s.creds.CACertPath = tlsFiles.CAPath
 	return s, nil
 }
@@ -146,17 +146,29 @@ func (s *Simulator) setupCredentials() error {
 	if err != nil {
 		return err
 	}
+	// Like a real deployment, a tenant that must consent registers the
+	// backup application read-only and restore's writes on their own
+	// application. Pre-granted (test) tenants let the backup application
+	// write too, so tests need not juggle two applications.
 	roles := append(append([]string(nil), model.BackupReadRoles...), model.RestoreWriteRoles...)
-	granted := roles
 	if s.opts.ConsentRequired {
-		granted = nil
+		roles = append([]string(nil), model.BackupReadRoles...)
 	}
-	backupID, noRolesID := t.Apps[model.BackupApp].AppID.String(), t.Apps[model.NoRolesApp].AppID.String()
+	restoreRoles := append([]string(nil), model.RestoreWriteRoles...)
+	granted, restoreGranted := roles, restoreRoles
+	if s.opts.ConsentRequired {
+		granted, restoreGranted = nil, nil
+	}
+	appID := func(i int32) string { return t.Apps[i].AppID.String() }
 	s.creds = Credentials{TenantID: t.ID.String(), TenantDomain: t.Domain, Seed: t.Seed,
-		BackupApp:  AppCredentials{ClientID: backupID, ClientSecret: pick(prev.BackupApp.ClientSecret), CertPath: certPath, KeyPath: certPath},
-		NoRolesApp: AppCredentials{ClientID: noRolesID, ClientSecret: pick(prev.NoRolesApp.ClientSecret)}}
+		BackupApp:  AppCredentials{ClientID: appID(model.BackupApp), ClientSecret: pick(prev.BackupApp.ClientSecret), CertPath: certPath, KeyPath: certPath},
+		NoRolesApp: AppCredentials{ClientID: appID(model.NoRolesApp), ClientSecret: pick(prev.NoRolesApp.ClientSecret)}}
 	t.SetAppCredential(model.BackupApp, model.AppCredential{Secret: s.creds.BackupApp.ClientSecret, CertificateDER: cert.CertDER, ConfiguredRoles: roles}, granted)
 	t.SetAppCredential(model.NoRolesApp, model.AppCredential{Secret: s.creds.NoRolesApp.ClientSecret}, nil)
+	if len(t.Apps) > int(model.RestoreApp) { // tenants generated with fewer than 3 applications have none
+		s.creds.RestoreApp = AppCredentials{ClientID: appID(model.RestoreApp), ClientSecret: pick(prev.RestoreApp.ClientSecret)}
+		t.SetAppCredential(model.RestoreApp, model.AppCredential{Secret: s.creds.RestoreApp.ClientSecret, ConfiguredRoles: restoreRoles}, restoreGranted)
+	}
 	own, appRoleOf := newOwnApps(t, pick(prev.CLIApp.ClientSecret))
 	s.own = own
 	s.creds.APIApp = AppCredentials{ClientID: own.api.ClientID}

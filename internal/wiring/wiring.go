@@ -22,7 +22,6 @@ import (
 	"gocloud.dev/blob"
 	"golang.org/x/net/netutil"
 
-	"github.com/entravault/entravault/activities"
 	"github.com/entravault/entravault/api"
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/config"
@@ -88,6 +87,25 @@ func GraphConfig(g config.Graph) (graph.Config, error) {
 	return c, nil
 }
 
+// RestoreGraphConfig is the restore application's registration: the backup
+// application's endpoints with the restore application's credentials; nil
+// when none is configured (restores then write with the backup one).
+func RestoreGraphConfig(r config.RestoreApp, backup graph.Config) (*graph.Config, error) {
+	if r.ClientID == "" {
+		return nil, nil
+	}
+	c := backup
+	c.ClientID, c.ClientSecret, c.CertPath, c.KeyPath = r.ClientID, "", r.CertFile, r.KeyFile
+	if r.ClientSecretFile != "" {
+		secret, err := os.ReadFile(r.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("restore client secret: %w", err)
+		}
+		c.ClientSecret = strings.TrimSpace(string(secret))
+	}
+	return &c, nil
+}
+
 // HTTPClient trusts the extra CA of g (the simulator's in dev), or is the
 // default client.
 func HTTPClient(g graph.Config) (*http.Client, error) {
@@ -104,8 +122,11 @@ type APIParts struct {
 	Storage  *Storage
 	// Graph is the backup application; the API uses it only to redeem the
 	// administrator's sign-in code.
-	Graph      graph.Config
-	HTTPClient *http.Client // trusts the sign-in authority (and OIDC issuer)
+	Graph graph.Config
+	// RestoreClientID is the restore application, for its consent link
+	// ("" = restores use the backup application).
+	RestoreClientID string
+	HTTPClient      *http.Client // trusts the sign-in authority (and OIDC issuer)
 	// OIDCIssuer and OIDCAudience override the flags (dev: the simulator).
 	OIDCIssuer, OIDCAudience string
 	Logger                   *slog.Logger
@@ -117,7 +138,7 @@ func NewAPI(ctx context.Context, p APIParts) (http.Handler, error) {
 	consent := api.ConsentConfig{
 		AuthorityHost: p.Graph.AuthorityHost, ClientID: p.Graph.ClientID, ClientSecret: p.Graph.ClientSecret,
 		RedirectURL: strings.TrimSuffix(cfg.API.PublicURL, "/") + "/api/v1/consent/callback", Timeout: cfg.API.ConsentTimeout,
-		HTTPClient: p.HTTPClient,
+		HTTPClient: p.HTTPClient, RestoreClientID: p.RestoreClientID,
 	}
 	authn := &auth.Authenticator{Keys: auth.NewKeyStore(p.Storage.Bucket)}
 	issuer, audience := cfg.API.OIDCIssuer, cfg.API.OIDCAudience
@@ -192,13 +213,17 @@ func ServeWithLimits(ctx context.Context, ln net.Listener, h http.Handler, logge
 }
 
 // NewWorker builds the product's worker; extra registers test workflows.
-// graphCfg nil registers only extra (a dev stack without a tenant).
-func NewWorker(tc client.Client, cfg config.Temporal, graphCfg *graph.Config, repo *repository.Repository,
+// graphCfg nil registers only extra (a dev stack without a tenant);
+// restoreCfg nil makes restores write with the backup application.
+func NewWorker(tc client.Client, cfg config.Temporal, graphCfg, restoreCfg *graph.Config, repo *repository.Repository,
 	logger *slog.Logger, extra ...func(sdkworker.Registry)) sdkworker.Worker {
 	var register []func(sdkworker.Registry)
 	if graphCfg != nil {
-		var factory activities.GraphFactory = &worker.GraphFactory{Base: *graphCfg}
-		register = append(register, worker.Product(worker.Deps{Graph: factory, Repo: repo}))
+		deps := worker.Deps{Graph: &worker.GraphFactory{Base: *graphCfg}, Repo: repo}
+		if restoreCfg != nil {
+			deps.RestoreGraph = &worker.GraphFactory{Base: *restoreCfg}
+		}
+		register = append(register, worker.Product(deps))
 	}
 	return worker.New(tc, worker.Options{TaskQueue: cfg.TaskQueue, Logger: logger, Register: append(register, extra...)})
 }
@@ -224,7 +249,8 @@ func RunAPI(ctx context.Context, cfg *config.Config, ln net.Listener, logger *sl
 		return err
 	}
 	defer storage.Close()
-	h, err := NewAPI(ctx, APIParts{Config: cfg, Temporal: tc, Storage: storage, Graph: graphCfg, HTTPClient: httpClient, Logger: logger})
+	h, err := NewAPI(ctx, APIParts{Config: cfg, Temporal: tc, Storage: storage, Graph: graphCfg, RestoreClientID: cfg.Restore.ClientID,
+		HTTPClient: httpClient, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -248,7 +274,11 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	defer tc.Close()
-	w := NewWorker(tc, cfg.Temporal, &graphCfg, storage.Repo, logger)
+	restoreCfg, err := RestoreGraphConfig(cfg.Restore, graphCfg)
+	if err != nil {
+		return err
+	}
+	w := NewWorker(tc, cfg.Temporal, &graphCfg, restoreCfg, storage.Repo, logger)
 	if err := w.Start(); err != nil {
 		return err
 	}

@@ -8,11 +8,11 @@ import (
 
 // graphError is a Graph error response (graph.md §5).
 type graphError struct {
-	status int
-	code   string
-	msg    string
-	// noRetryAfter suppresses Retry-After on 429 (conditional access).
-	header map[string]string
+	status  int
+	code    string
+	msg     string
+	header  map[string]string
+	details []any // error.details, e.g. the code of a synced-object refusal
 }
 
 func (e *graphError) Error() string { return e.code + ": " + e.msg }
@@ -39,6 +39,12 @@ func errNotFound(id string) *graphError {
 	return errf(404, "Request_ResourceNotFound", "Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.")
 }
 
+// errRefMissing: a link names an object that does not exist, or that
+// Entra has not replicated yet (Options.ConsistencyDelay).
+func errRefMissing(id string) *graphError {
+	return errf(400, "Request_BadRequest", "One or more of the objects being referenced do not exist: '"+id+"'.")
+}
+
 func errMissingPermission(perm string) *graphError {
 	return errf(403, "Authentication_MSGraphPermissionMissing", "Calling principal does not have required MSGraph permissions "+perm)
 }
@@ -61,7 +67,11 @@ func writeError(w http.ResponseWriter, r *http.Request, e *graphError, now time.
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
 	}
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{"code": e.code, "message": e.msg, "innerError": inner}})
+	main := map[string]any{"code": e.code, "message": e.msg, "innerError": inner}
+	if e.details != nil {
+		main["details"] = e.details
+	}
+	body, _ := json.Marshal(map[string]any{"error": main})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
 	_, _ = w.Write(body)

@@ -20,6 +20,11 @@ type Faults struct {
 	// RetryAfterSeconds on injected 429/503; default 1.
 	RetryAfterSeconds int
 	Seed              uint64
+	// ConsistencyDelay mimics Entra's replication lag: for that long after
+	// an object is created (while it is set), link requests naming it
+	// ($ref, @odata.bind, manager, role assignment principal) answer 400
+	// "… do not exist", as if it did not exist yet.
+	ConsistencyDelay time.Duration
 }
 
 type faultState struct {
@@ -33,6 +38,12 @@ func (fs *faultState) set(f Faults) {
 	defer fs.mu.Unlock()
 	fs.f = f
 	fs.rng = rand.New(rand.NewPCG(f.Seed, 0xfa17))
+}
+
+func (fs *faultState) consistencyDelay() time.Duration {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.f.ConsistencyDelay
 }
 
 func (fs *faultState) roll(p float64) bool {
@@ -96,9 +107,12 @@ type counters struct {
 	m  map[string]*RouteCount
 }
 
-// RouteCount counts the requests of one route.
+// RouteCount counts the requests of one route. Writes are the POST, PATCH,
+// PUT and DELETE requests that reached the handler (authenticated, not
+// throttled nor failed by a fault), whatever their outcome.
 type RouteCount struct {
 	Requests    int `json:"requests"`
+	Writes      int `json:"writes"`
 	Throttled   int `json:"throttled"`
 	EarlyRetry  int `json:"earlyRetries"`
 	FaultsCount int `json:"faults"`
@@ -123,6 +137,7 @@ func (cs *counters) get(route string) *RouteCount {
 }
 
 func (cs *counters) request(route string)   { cs.mu.Lock(); cs.get(route).Requests++; cs.mu.Unlock() }
+func (cs *counters) write(route string)     { cs.mu.Lock(); cs.get(route).Writes++; cs.mu.Unlock() }
 func (cs *counters) throttled(route string) { cs.mu.Lock(); cs.get(route).Throttled++; cs.mu.Unlock() }
 func (cs *counters) earlyRetry(route string) {
 	cs.mu.Lock()
@@ -139,6 +154,7 @@ func (cs *counters) snapshot() Snapshot {
 		c := *v
 		s.Routes[k] = &c
 		s.Total.Requests += c.Requests
+		s.Total.Writes += c.Writes
 		s.Total.Throttled += c.Throttled
 		s.Total.EarlyRetry += c.EarlyRetry
 		s.Total.FaultsCount += c.FaultsCount

@@ -84,6 +84,8 @@ func init() {
 		{"GET", "roleManagement/directory/roleDefinitions/{id}", identity, 1, listRoleDefinitions},
 		{"GET", "roleManagement/directory/roleAssignments", identity, 1, listRoleAssignments},
 		{"GET", "roleManagement/directory/roleAssignments/{id}", identity, 1, listRoleAssignments},
+		{"POST", "roleManagement/directory/roleAssignments", identity, 1, createRoleAssignment},
+		{"DELETE", "roleManagement/directory/roleAssignments/{id}", identity, 1, deleteRoleAssignment},
 		{"GET", "directoryRoles", identity, 1, listDirectoryRoles},
 		{"GET", "directoryRoles/{id}", identity, 1, listDirectoryRoles},
 		{"GET", "directoryRoles/{id}/members", identity, 1, listDirectoryRoleMembers},

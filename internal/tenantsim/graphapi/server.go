@@ -53,6 +53,8 @@ type Config struct {
 	// Location header instead of 400 syncStateNotFound.
 	DeltaExpiredGone bool
 	Throttle         ThrottleConfig
+	// ConsistencyDelay is the initial Faults.ConsistencyDelay.
+	ConsistencyDelay time.Duration
 	Now              func() time.Time
 }
 
@@ -64,6 +66,9 @@ type Server struct {
 	thr    *throttler
 	faults *faultState
 	stats  *counters
+	// born holds when objects were created while a consistency delay was
+	// set (tenant write lock).
+	born map[model.ID]time.Time
 }
 
 // New creates a Graph server.
@@ -74,7 +79,8 @@ func New(cfg Config) *Server {
 	if cfg.DeltaTokenMaxAge <= 0 {
 		cfg.DeltaTokenMaxAge = 7 * 24 * time.Hour
 	}
-	s := &Server{cfg: cfg, t: cfg.Tenant, now: cfg.Now, stats: newCounters(), faults: &faultState{}}
+	s := &Server{cfg: cfg, t: cfg.Tenant, now: cfg.Now, stats: newCounters(), faults: &faultState{}, born: map[model.ID]time.Time{}}
+	s.faults.set(Faults{ConsistencyDelay: cfg.ConsistencyDelay})
 	s.thr = newThrottler(cfg.Throttle, len(cfg.Tenant.Users), cfg.Now)
 	return s
 }
@@ -158,6 +164,9 @@ func (s *Server) serve(c *reqCtx, h handler, class throttleClass) *graphError {
 		return e
 	}
 	c.q = q
+	if class.write {
+		s.stats.write(c.route)
+	}
 	return h(s, c)
 }
 
@@ -190,7 +199,8 @@ var (
 	authZRead    = []string{"Policy.Read.All", "Policy.ReadWrite.Authorization"}
 	rolesRead    = []string{"RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory",
 		"Directory.Read.All", "Directory.ReadWrite.All"}
-	orgRead = []string{"Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	rolesWrite = []string{"RoleManagement.ReadWrite.Directory"}
+	orgRead    = []string{"Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 )
 
 func readRoles(k model.Kind) []string {

@@ -151,11 +151,6 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 		cost := ruCost(c, class.cost)
 		c.w.Header().Set("x-ms-resource-unit", strconv.Itoa(cost))
 		wait = t.take(key, float64(t.cfg.IdentityRU), t.cfg.Window, float64(cost))
-		if class.write && wait == 0 {
-			if wait = t.take("w/"+app, float64(t.cfg.Writes), t.cfg.WriteWindow, 1); wait > 0 {
-				info = "WriteLimitExceeded"
-			}
-		}
 		if b := t.buckets[key]; wait == 0 && b.tokens < 0.2*float64(t.cfg.IdentityRU) {
 			used := 1 - b.tokens/float64(t.cfg.IdentityRU)
 			c.w.Header().Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(used, 'f', 1, 64))
@@ -168,7 +163,13 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 			e := errf(429, "TooManyRequests", "Too many requests to conditional access. Please retry again later.")
 			return e // no Retry-After, as Graph does for conditional access
 		}
-		return nil
+	}
+	// Every POST, PATCH, PUT and DELETE also spends one write.
+	scope := "ReadWrite"
+	if class.write && wait == 0 {
+		if wait = t.take("w/"+app, float64(t.cfg.Writes), t.cfg.WriteWindow, 1); wait > 0 {
+			info, scope = "WriteLimitExceeded", "Write"
+		}
 	}
 	if wait == 0 {
 		return nil
@@ -180,7 +181,7 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 	e := errf(429, "TooManyRequests", "Please retry again later.")
 	e.header = map[string]string{
 		"Retry-After":                    strconv.Itoa(secs),
-		"x-ms-throttle-scope":            "Tenant_Application/ReadWrite/" + app + "/" + c.caller.TenantID,
+		"x-ms-throttle-scope":            "Tenant_Application/" + scope + "/" + app + "/" + c.caller.TenantID,
 		"x-ms-throttle-information":      info,
 		"x-ms-throttle-limit-percentage": "1.8",
 	}

@@ -43,6 +43,7 @@ const (
 	RegularUser     int32 = 2 // no roles
 	BackupApp       int32 = 0
 	NoRolesApp      int32 = 1
+	RestoreApp      int32 = 2 // restore writes, consented apart from backups
 	logRetentionDay       = 30
 )
 
@@ -177,13 +178,45 @@ func Generate(seed int64, sizes Sizes, premium bool, now func() time.Time) *Tena
 		RoleAssignment{ID: newID(r), Principal: MakeRef(KindUser, AdminUser), Role: 0},
 		RoleAssignment{ID: newID(r), Principal: MakeRef(KindUser, SecAdminUser), Role: 1})
 	for i := 0; i < min(sizes.Users/50, 200); i++ {
-		t.RoleAssignments = append(t.RoleAssignments, RoleAssignment{ID: newID(r),
-			Principal: MakeRef(KindUser, int32(3+r.IntN(sizes.Users-3))), Role: r.IntN(len(RoleDefinitions))})
+		a := RoleAssignment{ID: newID(r), Principal: MakeRef(KindUser, int32(3+r.IntN(sizes.Users-3))), Role: r.IntN(len(RoleDefinitions))}
+		if !slices.ContainsFunc(t.RoleAssignments, func(b RoleAssignment) bool { return b.Principal == a.Principal && b.Role == a.Role }) {
+			t.RoleAssignments = append(t.RoleAssignments, a) // Entra refuses duplicates
+		}
 	}
 
 	t.genPolicies(r)
 	t.genLogs(r, sizes.LogsPerDay)
+	t.genRecycleBin(seed)
 	return t
+}
+
+// genRecycleBin leaves two users and a Microsoft 365 group in the recycle
+// bin, deleted days ago, as in any real tenant. They come from the last
+// indexes (tests pick objects by low index) and from a random stream of
+// their own, so the rest of the tenant is as it was before this existed.
+func (t *Tenant) genRecycleBin(seed int64) {
+	r := rand.New(rand.NewPCG(uint64(seed), 0xb1))
+	var bin []Ref
+	n := len(t.Users)
+	for first := n - max(n/10, 2); n > 10 && len(bin) < 2; { // never a sign-in account
+		if u := MakeRef(KindUser, int32(first+r.IntN(n-first))); !slices.Contains(bin, u) {
+			bin = append(bin, u)
+		}
+	}
+	var m365 []Ref
+	for i := max(3, len(t.Groups)-len(t.Groups)/4); i < len(t.Groups); i++ { // the big groups stay
+		if t.Groups[i].Type == GroupM365 {
+			m365 = append(m365, MakeRef(KindGroup, int32(i)))
+		}
+	}
+	if len(m365) > 0 {
+		bin = append(bin, m365[r.IntN(len(m365))])
+	}
+	now := t.Now().Unix()
+	for _, ref := range bin {
+		m := t.Meta(ref)
+		m.State, m.Deleted = SoftDeleted, now-int64(2+r.IntN(20))*86400-r.Int64N(86400)
+	}
 }
 
 func (t *Tenant) addSP(sp SP) {

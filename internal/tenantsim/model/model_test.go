@@ -64,6 +64,36 @@ func TestGeneratedShape(t *testing.T) {
 	}
 }
 
+func TestGeneratedRecycleBin(t *testing.T) {
+	for _, users := range []int{3, 11, 1000} {
+		tn := Generate(4, Sizes{Users: users, Groups: 40}, false, fixedNow)
+		var bin []Ref
+		for _, k := range []Kind{KindUser, KindGroup} {
+			for i := 0; i < tn.Len(k); i++ {
+				if r := MakeRef(k, int32(i)); tn.StateOf(r) == SoftDeleted {
+					bin = append(bin, r)
+					if age := fixedNow().Unix() - tn.Meta(r).Deleted; age < 86400 || age > RecycleBinDays*86400 {
+						t.Fatalf("%d users: %v deleted %ds ago", users, r, age)
+					}
+				}
+			}
+		}
+		want := 3 // two users and a Microsoft 365 group
+		if users <= 10 {
+			want = 1
+		}
+		if len(bin) != want || (want == 3 && (bin[0].Kind() != KindUser || bin[1].Kind() != KindUser)) ||
+			tn.Groups[bin[len(bin)-1].Index()].Type != GroupM365 {
+			t.Fatalf("%d users: recycle bin %v", users, bin)
+		}
+		for _, r := range bin[:want-1] {
+			if r.Index() <= RegularUser {
+				t.Fatalf("sign-in account %d in the recycle bin", r.Index())
+			}
+		}
+	}
+}
+
 func TestMutations(t *testing.T) {
 	tn := Generate(2, Sizes{Users: 50, Groups: 10}, true, fixedNow)
 	cases := []struct {
@@ -77,10 +107,10 @@ func TestMutations(t *testing.T) {
 		}, ErrInvalid},
 		{"duplicate upn", func() error {
 			_, err := tn.Create(KindUser, map[string]any{"displayName": "x", "mailNickname": "x", "accountEnabled": true,
-				"userPrincipalName": tn.UPN(5)})
+				"passwordProfile": map[string]any{"password": "x"}, "userPrincipalName": tn.UPN(5)})
 			return err
 		}, ErrConflict},
-		{"restore live user", func() error { return tn.Restore(MakeRef(KindUser, 5)) }, ErrNotFound},
+		{"restore live user", func() error { return tn.Restore(MakeRef(KindUser, AdminUser)) }, ErrNotFound},
 		{"restore security group", func() error {
 			r, err := tn.Create(KindGroup, map[string]any{"displayName": "s", "mailNickname": "s", "mailEnabled": false, "securityEnabled": true})
 			if err != nil {
@@ -129,6 +159,11 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		"displayName": "x", "countriesAndRegions": []any{"FR"}, "includeUnknownCountriesAndRegions": nil}); err != nil {
 		t.Fatal(err)
 	}
+	// A scoped role assignment keeps its scope (directoryScopeId).
+	scope := "/administrativeUnits/" + tn.AUs[0].ID.String()
+	if _, err := tn.AddRoleAssignment(tn.Users[20].ID.String(), RoleDefinitions[4].TemplateID, scope); err != nil {
+		t.Fatal(err)
+	}
 	var saved, before, after bytes.Buffer
 	if err := tn.Save(&saved); err != nil {
 		t.Fatal(err)
@@ -141,6 +176,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	_ = back.WriteState(&after)
 	if !bytes.Equal(before.Bytes(), after.Bytes()) {
 		t.Fatal("state differs after save and load")
+	}
+	if got := back.RoleAssignments[len(back.RoleAssignments)-1].Scope(); got != scope {
+		t.Fatalf("role assignment scope %q after load, want %q", got, scope)
 	}
 	if back.Seq() != tn.Seq() {
 		t.Fatalf("change log %d entries after load, %d before", back.Seq(), tn.Seq())

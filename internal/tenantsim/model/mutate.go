@@ -33,40 +33,32 @@ func (t *Tenant) record(obj Ref, op Op, member Ref) {
 	t.changes = append(t.changes, Change{Obj: obj, Member: member, Op: op})
 }
 
-// writableProps are the properties a PATCH may not set.
-var readOnlyProps = map[string]bool{"id": true, "createdDateTime": true, "deletedDateTime": true, "@odata.type": true}
-
-// Create adds an object of kind k from the given properties (a POST body).
+// Create adds an object of kind k from the given properties (a POST body
+// without its @odata.bind links), refusing what Graph refuses.
 func (t *Tenant) Create(k Kind, props map[string]any) (Ref, error) {
+	if _, ok := resourceNames[k]; !ok {
+		return 0, fmt.Errorf("%w: cannot create this kind", ErrInvalid)
+	}
+	if err := checkProps(k, props, true, false); err != nil {
+		return 0, err
+	}
+	upn, _ := props["userPrincipalName"].(string)
+	if k == KindUser {
+		if err := t.checkUPN(upn, -1); err != nil {
+			return 0, err
+		}
+	}
 	now := t.Now().Unix()
 	meta := Meta{ID: newID(t.rng), Created: now, Custom: true}
 	var r Ref
-	need := func(keys ...string) error {
-		for _, key := range keys {
-			if _, ok := props[key]; !ok {
-				return fmt.Errorf("%w: property %s is required", ErrInvalid, key)
-			}
-		}
-		return nil
-	}
 	switch k {
 	case KindUser:
-		if err := need("displayName", "userPrincipalName", "mailNickname", "accountEnabled"); err != nil {
-			return 0, err
-		}
-		upn, _ := props["userPrincipalName"].(string)
-		if _, dup := t.upns[strings.ToLower(upn)]; dup {
-			return 0, fmt.Errorf("%w: userPrincipalName already exists", ErrConflict)
-		}
 		t.Users = append(t.Users, User{Meta: meta, Manager: -1, Enabled: true})
 		r = MakeRef(k, int32(len(t.Users)-1))
 		t.upns[strings.ToLower(upn)] = r.Index()
 	case KindGroup:
-		if err := need("displayName", "mailEnabled", "mailNickname", "securityEnabled"); err != nil {
-			return 0, err
-		}
 		typ := GroupSecurity
-		if gt, _ := props["groupTypes"].([]any); len(gt) > 0 && gt[0] == "Unified" {
+		if gt, _ := props["groupTypes"].([]any); slices.Contains(gt, any("Unified")) {
 			typ = GroupM365
 		} else if me, _ := props["mailEnabled"].(bool); me {
 			typ = GroupMailSecurity
@@ -74,38 +66,20 @@ func (t *Tenant) Create(k Kind, props map[string]any) (Ref, error) {
 		t.Groups = append(t.Groups, Group{Meta: meta, Type: typ})
 		r = MakeRef(k, int32(len(t.Groups)-1))
 	case KindAU:
-		if err := need("displayName"); err != nil {
-			return 0, err
-		}
 		t.AUs = append(t.AUs, AU{Meta: meta})
 		r = MakeRef(k, int32(len(t.AUs)-1))
 	case KindCAPolicy, KindNamedLocation:
-		if err := need("displayName"); err != nil {
-			return 0, err
-		}
 		d := Doc{Meta: meta, Props: map[string]any{"createdDateTime": ts(now), "modifiedDateTime": ts(now)}}
 		if k == KindCAPolicy {
 			t.CAPolicies = append(t.CAPolicies, d)
 			r = MakeRef(k, int32(len(t.CAPolicies)-1))
 		} else {
-			if _, ok := props["@odata.type"]; !ok {
-				return 0, fmt.Errorf("%w: @odata.type is required for named locations", ErrInvalid)
-			}
 			t.NamedLocations = append(t.NamedLocations, d)
 			r = MakeRef(k, int32(len(t.NamedLocations)-1))
 		}
-	default:
-		return 0, fmt.Errorf("%w: cannot create this kind", ErrInvalid)
 	}
 	t.byID[meta.ID] = r
-	clean := map[string]any{}
-	for key, v := range props {
-		if strings.Contains(key, "@odata.bind") || key == "passwordProfile" || (readOnlyProps[key] && !(key == "@odata.type" && k == KindNamedLocation)) {
-			continue
-		}
-		clean[key] = v
-	}
-	t.apply(r, clean)
+	t.apply(r, stored(k, props))
 	t.record(r, OpUpsert, 0)
 	return r, nil
 }
@@ -128,26 +102,23 @@ func (t *Tenant) apply(r Ref, props map[string]any) {
 	}
 }
 
-// Update patches a live object.
+// Update patches a live object, refusing what Graph refuses: nothing is
+// written then.
 func (t *Tenant) Update(r Ref, props map[string]any) error {
 	if !t.IsLive(r) {
 		return ErrNotFound
 	}
-	clean := map[string]any{}
-	for k, v := range props {
-		if readOnlyProps[k] || strings.Contains(k, "@odata") {
-			continue
-		}
-		clean[k] = v
+	if err := checkProps(r.Kind(), props, false, t.Synced(r)); err != nil {
+		return err
 	}
-	if upn, ok := clean["userPrincipalName"].(string); ok && r.Kind() == KindUser {
-		if other, dup := t.upns[strings.ToLower(upn)]; dup && other != r.Index() {
-			return fmt.Errorf("%w: userPrincipalName already exists", ErrConflict)
+	if upn, ok := props["userPrincipalName"].(string); ok && r.Kind() == KindUser {
+		if err := t.checkUPN(upn, r.Index()); err != nil {
+			return err
 		}
 		delete(t.upns, strings.ToLower(t.userUPN(r.Index())))
 		t.upns[strings.ToLower(upn)] = r.Index()
 	}
-	t.apply(r, clean)
+	t.apply(r, stored(r.Kind(), props))
 	t.record(r, OpUpsert, 0)
 	return nil
 }
@@ -181,6 +152,14 @@ func (t *Tenant) Delete(r Ref) error {
 		}
 	}
 	return nil
+}
+
+// purgeLive deletes a live object for good at once, as a delete followed
+// by a purge of the recycle bin does.
+func (t *Tenant) purgeLive(r Ref) {
+	t.recordContainers(r, OpMemberRemove)
+	t.Meta(r).Deleted = t.Now().Unix()
+	t.hardDelete(r)
 }
 
 func (t *Tenant) hardDelete(r Ref) {
@@ -291,26 +270,75 @@ func (t *Tenant) memberList(r Ref, owners bool) *[]Ref {
 	return nil
 }
 
+// linkable checks that member may be added to r's members (owners).
+func (t *Tenant) linkable(r, member Ref, owners bool) error {
+	if !t.IsLive(member) {
+		return ErrRefMissing
+	}
+	k := member.Kind()
+	if t.memberList(r, owners) == nil || member == r || (k != KindUser && k != KindGroup && k != KindSP) || owners && k == KindGroup {
+		return fmt.Errorf("%w: Unsupported referenced-object resource identifier for link property '%s'.", ErrInvalid, relName(owners))
+	}
+	return nil
+}
+
+func relName(owners bool) string {
+	if owners {
+		return "owners"
+	}
+	return "members"
+}
+
 // AddMember adds member to a group or AU (owner when owners is set).
 func (t *Tenant) AddMember(r, member Ref, owners bool) error {
-	if !t.IsLive(r) || !t.IsLive(member) {
+	if owners {
+		return t.AddLinks(r, nil, []Ref{member})
+	}
+	return t.AddLinks(r, []Ref{member}, nil)
+}
+
+// CheckLinks reports whether AddLinks would succeed, changing nothing.
+func (t *Tenant) CheckLinks(r Ref, members, owners []Ref) error {
+	if !t.IsLive(r) {
 		return ErrNotFound
 	}
-	list := t.memberList(r, owners)
-	if list == nil || member == r || (member.Kind() != KindUser && member.Kind() != KindGroup && member.Kind() != KindSP) {
-		return ErrInvalid
-	}
-	for _, m := range *list {
-		if m == member {
-			return fmt.Errorf("%w: one or more added object references already exist", ErrConflict)
+	var exist []string
+	for i, list := range [][]Ref{members, owners} {
+		owns := i == 1
+		for j, m := range list {
+			if err := t.linkable(r, m, owns); err != nil {
+				return err
+			}
+			if slices.Contains(*t.memberList(r, owns), m) || slices.Contains(list[:j], m) {
+				exist = append(exist, relName(owns))
+				break
+			}
 		}
 	}
-	*list = append(*list, member)
-	if !owners {
-		t.record(r, OpMemberAdd, member)
+	if len(exist) > 0 {
+		return &PropError{Err: ErrLinkExists, Props: exist}
+	}
+	return nil
+}
+
+// AddLinks adds members and owners to a group or AU in one write, as a
+// PATCH with members@odata.bind does: all of them, or none when one does
+// not exist or is linked already.
+func (t *Tenant) AddLinks(r Ref, members, owners []Ref) error {
+	if err := t.CheckLinks(r, members, owners); err != nil {
+		return err
+	}
+	g := t.memberList(r, false)
+	for _, m := range members {
+		*g = append(*g, m)
+		t.record(r, OpMemberAdd, m)
 		if t.memberOf != nil {
-			t.memberOf[member] = append(t.memberOf[member], r)
+			t.memberOf[m] = append(t.memberOf[m], r)
 		}
+	}
+	if len(owners) > 0 {
+		o := t.memberList(r, true)
+		*o = append(*o, owners...)
 	}
 	return nil
 }
@@ -348,8 +376,13 @@ func (t *Tenant) Manager(u int32) (int32, bool) {
 
 // SetManager sets (or with m < 0 clears) a user's manager.
 func (t *Tenant) SetManager(u, m int32) error {
-	if !t.IsLive(MakeRef(KindUser, u)) || (m >= 0 && !t.IsLive(MakeRef(KindUser, m))) {
+	switch {
+	case !t.IsLive(MakeRef(KindUser, u)):
 		return ErrNotFound
+	case m >= 0 && !t.IsLive(MakeRef(KindUser, m)):
+		return ErrRefMissing
+	case m == u:
+		return fmt.Errorf("%w: A user cannot be their own manager.", ErrInvalid)
 	}
 	t.Users[u].Manager = m
 	t.record(MakeRef(KindUser, u), OpManager, MakeRef(KindUser, m))
@@ -392,7 +425,7 @@ func (t *Tenant) Churn(pct float64) ChurnStats {
 				t.churnUpdate(ref, r.IntN(1000))
 				st.Updated++
 			case p < 60:
-				if k == KindUser && (i == AdminUser || i == SecAdminUser || i == RegularUser) || k == KindApp && i <= NoRolesApp {
+				if k == KindUser && (i == AdminUser || i == SecAdminUser || i == RegularUser) || k == KindApp && i <= RestoreApp {
 					continue // keep the sign-in accounts and apps
 				}
 				_ = t.Delete(ref)
@@ -402,12 +435,10 @@ func (t *Tenant) Churn(pct float64) ChurnStats {
 					st.HardDeleted++
 				}
 			case p < 65:
-				if k == KindUser && i <= RegularUser || k == KindApp && i <= NoRolesApp {
+				if k == KindUser && i <= RegularUser || k == KindApp && i <= RestoreApp {
 					continue
 				}
-				t.recordContainers(ref, OpMemberRemove)
-				t.Meta(ref).Deleted = now
-				t.hardDelete(ref)
+				t.purgeLive(ref)
 				st.HardDeleted++
 			case p < 85:
 				if len(t.Groups) == 0 {

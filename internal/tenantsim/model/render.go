@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -229,6 +230,8 @@ func (t *Tenant) appName(i int32) string {
 		return "Entravault Backup"
 	case NoRolesApp:
 		return "Entravault No Roles"
+	case RestoreApp:
+		return "Entravault Restore"
 	}
 	n := t.Apps[i].N
 	name := appWords[n%uint32(len(appWords))] + " " + appSuffixes[(n/uint32(len(appWords)))%uint32(len(appSuffixes))]
@@ -359,16 +362,16 @@ func toAny(s []string) []any {
 func (t *Tenant) RenderRoleAssignment(i int) Obj {
 	a := t.RoleAssignments[i]
 	return Obj{"id": a.ID.String(), "principalId": t.Meta(a.Principal).ID.String(),
-		"roleDefinitionId": RoleDefinitions[a.Role].TemplateID, "directoryScopeId": "/", "appScopeId": nil,
-		"condition": nil, "principalOrganizationId": t.ID.String(), "resourceScope": "/"}
+		"roleDefinitionId": RoleDefinitions[a.Role].TemplateID, "directoryScopeId": a.Scope(), "appScopeId": nil,
+		"condition": nil, "principalOrganizationId": t.ID.String(), "resourceScope": a.Scope()}
 }
 
-// ActiveRoles lists the role indexes that have at least one live member,
-// i.e. the activated directoryRoles.
+// ActiveRoles lists the role indexes that have at least one live
+// tenant-wide member, i.e. the activated directoryRoles.
 func (t *Tenant) ActiveRoles() []int {
 	seen := make([]bool, len(RoleDefinitions))
 	for _, a := range t.RoleAssignments {
-		if t.IsLive(a.Principal) {
+		if a.Scope() == "/" && t.IsLive(a.Principal) {
 			seen[a.Role] = true
 		}
 	}
@@ -381,11 +384,12 @@ func (t *Tenant) ActiveRoles() []int {
 	return out
 }
 
-// RoleMembers lists live principals holding role i.
+// RoleMembers lists live principals holding role i tenant-wide (the
+// directoryRole's members; scoped assignments are its scopedMembers).
 func (t *Tenant) RoleMembers(i int) []Ref {
 	var out []Ref
 	for _, a := range t.RoleAssignments {
-		if a.Role == i && t.IsLive(a.Principal) {
+		if a.Role == i && a.Scope() == "/" && t.IsLive(a.Principal) && !slices.Contains(out, a.Principal) {
 			out = append(out, a.Principal)
 		}
 	}

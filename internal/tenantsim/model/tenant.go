@@ -2,7 +2,9 @@ package model
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -129,11 +131,22 @@ type Doc struct {
 	Props map[string]any
 }
 
-// RoleAssignment grants a built-in role to a principal at directory scope.
+// RoleAssignment grants a built-in role to a principal at a directory scope.
 type RoleAssignment struct {
 	ID        ID
 	Principal Ref
 	Role      int // index into RoleDefinitions
+	// DirectoryScope is "/" (tenant-wide), "/administrativeUnits/{id}" or
+	// "/{application object id}"; "" (older state files) means "/".
+	DirectoryScope string `json:",omitempty"`
+}
+
+// Scope is the assignment's directoryScopeId.
+func (a RoleAssignment) Scope() string {
+	if a.DirectoryScope == "" {
+		return "/"
+	}
+	return a.DirectoryScope
 }
 
 // SignIn is a stored sign-in log record.
@@ -183,12 +196,31 @@ type Consent struct {
 }
 
 // Errors returned by mutations; the Graph layer maps them to error codes.
+// Wrapped errors carry Graph's message after the sentinel's text.
 var (
 	ErrNotFound      = errors.New("model: object not found")
 	ErrInvalid       = errors.New("model: invalid request")
 	ErrConflict      = errors.New("model: conflicting object")
 	ErrNotRestorable = errors.New("model: object cannot be restored")
+	// ErrRefMissing: a link names an object that does not exist (or is not
+	// live), unlike ErrNotFound which is about the object written to.
+	ErrRefMissing = errors.New("model: referenced object does not exist")
+	// Refusals of some properties of a write, returned as *PropError.
+	ErrReadOnly        = errors.New("model: read-only property")
+	ErrUnknownProperty = errors.New("model: unknown property")
+	ErrSynced          = errors.New("model: property mastered on-premises")
+	ErrLinkExists      = fmt.Errorf("%w: reference already exists", ErrConflict)
 )
+
+// PropError names the properties (or relationships, for ErrLinkExists) a
+// write was refused for.
+type PropError struct {
+	Err   error
+	Props []string
+}
+
+func (e *PropError) Error() string { return e.Err.Error() + ": " + strings.Join(e.Props, ", ") }
+func (e *PropError) Unwrap() error { return e.Err }
 
 // Tenant is the whole synthetic tenant. Readers hold RLock, writers Lock; the
 // render and lookup methods expect the caller to hold at least RLock.
