@@ -41,6 +41,9 @@ func ScopeBackupWorkflow(ctx workflow.Context, in activities.BackupInput) (activ
 	})
 	var res activities.BackupResult
 	err := workflow.ExecuteActivity(actx, (*activities.Backup).BackupScope, in).Get(ctx, &res)
+	if err == nil {
+		reportToConnector(ctx, in, res)
+	}
 	return res, err
 }
 

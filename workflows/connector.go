@@ -501,6 +501,7 @@ func (c *connectorRun) finishRun(ctx workflow.Context, sc connector.Scope, runID
 	if err != nil {
 		st.LastStatus = "failed"
 		c.s.LastError = fmt.Sprintf("%s backup %s failed: %s", sc, runID, rootMessage(err))
+		c.needConsentAfter(ctx, err)
 	} else {
 		st.LastStatus = "succeeded"
 		st.LastSnapshot = res.SnapshotID
@@ -581,6 +582,7 @@ func (c *connectorRun) listenSignals(ctx workflow.Context) {
 	pause := workflow.GetSignalChannel(ctx, SignalPause)
 	resume := workflow.GetSignalChannel(ctx, SignalResume)
 	runNow := workflow.GetSignalChannel(ctx, SignalRunNow)
+	finished := workflow.GetSignalChannel(ctx, SignalBackupFinished)
 	for {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(pause, func(ch workflow.ReceiveChannel, _ bool) {
@@ -596,6 +598,11 @@ func (c *connectorRun) listenSignals(ctx workflow.Context) {
 			if c.s.Status == connector.StatusPaused {
 				c.setStatus(ctx, connector.StatusActive)
 			}
+		})
+		sel.AddReceive(finished, func(ch workflow.ReceiveChannel, _ bool) {
+			var in BackupFinished
+			ch.Receive(ctx, &in)
+			c.onBackupFinished(ctx, in)
 		})
 		sel.AddReceive(runNow, func(ch workflow.ReceiveChannel, _ bool) {
 			var in RunNowInput
@@ -639,7 +646,8 @@ func (c *connectorRun) onConsent(ctx workflow.Context, in ConsentResult) (connec
 
 func (c *connectorRun) validateRenewConsent(_ workflow.Context, in RenewConsentInput) error {
 	switch c.s.Status {
-	case connector.StatusAwaitingConsent, connector.StatusConsentExpired, connector.StatusConsentFailed, connector.StatusVerificationFailed:
+	case connector.StatusAwaitingConsent, connector.StatusConsentExpired, connector.StatusConsentFailed, connector.StatusVerificationFailed,
+		connector.StatusNeedsConsent:
 	default:
 		return fmt.Errorf("renew consent: %w (%s)", errWrongStatus, c.s.Status)
 	}

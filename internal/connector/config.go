@@ -333,6 +333,9 @@ const (
 	StatusConsentFailed      Status = "consent_failed"
 	StatusVerifying          Status = "verifying"
 	StatusVerificationFailed Status = "verification_failed"
+	// StatusNeedsConsent: a backup was refused for good (consent revoked,
+	// a permission removed); an administrator must consent again.
+	StatusNeedsConsent Status = "needs_consent"
 	StatusActive             Status = "active"
 	StatusPaused             Status = "paused"
 	StatusDeleted            Status = "deleted"

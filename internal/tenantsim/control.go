@@ -62,6 +62,14 @@ func (s *Simulator) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, rep)
 	})
+	mux.HandleFunc("POST /_sim/consent/revoke", func(w http.ResponseWriter, r *http.Request) {
+		app := r.URL.Query().Get("client_id")
+		if app == "" {
+			app = s.creds.BackupApp.ClientID
+		}
+		s.RevokeConsent(app)
+		writeJSON(w, http.StatusOK, map[string]string{"revoked": app})
+	})
 	mux.HandleFunc("PUT /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		var f Faults
 		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,8 +117,23 @@ func (s *Simulator) verify(raw string) (graphapi.Caller, error) {
 	if err != nil {
 		return graphapi.Caller{}, err
 	}
-	return graphapi.Caller{AppID: c.AppID, TenantID: c.TenantID, Roles: c.Roles}, nil
+	// Graph checks the grants at every request, not only at token issue:
+	// a revoked consent stops an application holding a valid token.
+	granted := map[string]bool{}
+	for _, r := range s.tenant.GrantedRoles(strings.ToLower(c.AppID)) {
+		granted[r] = true
+	}
+	var roles []string
+	for _, r := range c.Roles {
+		if granted[r] {
+			roles = append(roles, r)
+		}
+	}
+	return graphapi.Caller{AppID: c.AppID, TenantID: c.TenantID, Roles: roles}, nil
 }
+
+// RevokeConsent removes every permission the tenant granted the app.
+func (s *Simulator) RevokeConsent(clientID string) { s.tenant.RevokeConsent(strings.ToLower(clientID)) }
 
 func randomSecret() string {
 	var b [30]byte

@@ -381,6 +381,14 @@ func (t *Tenant) GrantedRoles(clientID string) []string {
 	return append([]string(nil), t.granted[clientID]...)
 }
 
+// RevokeConsent removes every permission granted to the app, as an
+// administrator removing its service principal's grants does.
+func (t *Tenant) RevokeConsent(clientID string) {
+	t.Lock()
+	defer t.Unlock()
+	delete(t.granted, clientID)
+}
+
 // RecordConsent grants roles to the app tenant-wide.
 func (t *Tenant) RecordConsent(clientID string, roles []string, by string, at time.Time) {
 	t.Lock()
