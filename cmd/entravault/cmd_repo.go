@@ -186,14 +186,36 @@ func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		if err := out(rep, func(w *tabwriter.Writer) {
 			fmt.Fprintf(w, "snapshots\t%d\n", rep.Snapshots)
+			fmt.Fprintf(w, "index files\t%d\n", rep.IndexFiles)
 			fmt.Fprintf(w, "objects referenced\t%d\n", rep.ObjectsChecked)
 			fmt.Fprintf(w, "packs read\t%d of %d (%s)\n", rep.PacksRead, rep.Packs, humanBytes(rep.BytesRead))
 			fmt.Fprintf(w, "blobs re-hashed\t%d\n", rep.BlobsRehashed)
-			if len(rep.UnreferencedPacks) > 0 {
-				fmt.Fprintf(w, "unreferenced packs\t%d (removed by prune)\n", len(rep.UnreferencedPacks))
+			badIndex, badManifest := 0, 0
+			for _, p := range rep.Problems {
+				switch p.Kind {
+				case repository.CorruptIndex:
+					badIndex++
+				case repository.CorruptManifest:
+					badManifest++
+				}
 			}
+			if len(rep.UnreferencedPacks) > 0 {
+				if badIndex > 0 {
+					fmt.Fprintf(w, "unreferenced packs\t%d (possibly listed by a bad index file)\n", len(rep.UnreferencedPacks))
+				} else {
+					fmt.Fprintf(w, "unreferenced packs\t%d (removed by prune)\n", len(rep.UnreferencedPacks))
+				}
+			}
+			// Index files and manifests are bound to their names: a bad one
+			// is damaged or was copied over another's name in the bucket.
 			for _, p := range rep.Problems {
 				fmt.Fprintf(w, "PROBLEM\t%s\n", p)
+			}
+			if badIndex > 0 {
+				fmt.Fprintf(w, "HINT\t%d index files do not open under their names: prune refuses to run; `entravault repo rebuild-index` re-indexes the packs from their headers\n", badIndex)
+			}
+			if badManifest > 0 {
+				fmt.Fprintf(w, "HINT\t%d manifests do not open under their names: listing snapshots and prune fail until their original versions are restored (bucket versioning) or they are removed from snapshots/\n", badManifest)
 			}
 		}); err != nil {
 			return err

@@ -51,6 +51,16 @@
 //
 // Nothing is overwritten; only prune deletes.
 //
+// # Integrity
+//
+// Everything but config is authenticated with the data key. A manifest or
+// index file is named by the keyed hash of its plaintext, and every read
+// recomputes it: one copied or renamed to another name in the bucket fails
+// with ErrCorrupt (Snapshot and Snapshots refuse it, the index leaves it
+// out, prune refuses to run, verify names it, rebuild-index replaces bad
+// index files). Repositories written before this check hold the same names,
+// so they open unchanged.
+//
 // # Durability
 //
 // Every blob is written once with IfNotExist. On file:// (fileblob renames

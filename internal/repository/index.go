@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/entravault/entravault/internal/repository/content"
@@ -36,6 +37,12 @@ type index struct {
 	packs  []packInfo
 	byName map[string]uint32
 	files  map[string]bool
+	// bad holds index files in the bucket that failed to open (damaged,
+	// or another index file's bytes under this name), with the error.
+	// Their packs are not indexed: reads of what only they list fail with
+	// ErrCorrupt, prune refuses to run, verify reports them and
+	// RebuildIndex replaces them.
+	bad map[string]error
 	// bases records, for objects stored as deltas, what they are a delta
 	// against (kept apart: few entries need it).
 	bases map[content.ID]deltaRef
@@ -48,7 +55,33 @@ type deltaRef struct {
 
 func newIndex() *index {
 	return &index{byID: newIDTable(), byName: map[string]uint32{}, files: map[string]bool{},
-		bases: map[content.ID]deltaRef{}}
+		bad: map[string]error{}, bases: map[content.ID]deltaRef{}}
+}
+
+type badIndexFile struct {
+	name string
+	err  error
+}
+
+// badFiles returns the index files that failed to open, sorted by name.
+func (x *index) badFiles() []badIndexFile {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]badIndexFile, 0, len(x.bad))
+	for name, err := range x.bad {
+		out = append(out, badIndexFile{name, err})
+	}
+	slices.SortFunc(out, func(a, b badIndexFile) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// errBadIndex is the error prune and reads give while index files are bad.
+func (x *index) errBadIndex() error {
+	bad := x.badFiles()
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d index files damaged or not bound to their names (first: index/%s); run repo verify, then repo rebuild-index", len(bad), bad[0].name)
 }
 
 // depth returns the delta chain length of id (0 for a full object) and
@@ -183,7 +216,7 @@ func (r *Repository) writeIndex(ctx context.Context, packs []packInfo) error {
 		return nil
 	}
 	plain := encodeIndexFile(packs)
-	name := r.keys.Name([]byte("index"), plain)
+	name := r.metaName("index", plain)
 	if err := r.st.put(ctx, "index/"+name, r.sealBlob("index", plain)); err != nil && !errors.Is(err, errBlobExists) {
 		return err
 	}
@@ -215,9 +248,14 @@ func (r *Repository) refreshIndex(ctx context.Context) error {
 			break
 		}
 	}
+	for name := range r.idx.bad {
+		if !present[name] {
+			delete(r.idx.bad, name)
+		}
+	}
 	var todo []string
 	for _, f := range files {
-		if !r.idx.files[f.name] {
+		if !r.idx.files[f.name] && r.idx.bad[f.name] == nil {
 			todo = append(todo, f.name)
 		}
 	}
@@ -226,6 +264,15 @@ func (r *Repository) refreshIndex(ctx context.Context) error {
 		packs, err := r.readIndexFile(ctx, name)
 		if errors.Is(err, ErrNotFound) {
 			continue // removed by a concurrent prune; its packs are in its successor
+		}
+		if errors.Is(err, ErrCorrupt) {
+			// Damaged or not bound to its name: never trusted, but the
+			// repository stays open so verify can name it and
+			// rebuild-index can replace it (see index.bad).
+			r.idx.mu.Lock()
+			r.idx.bad[name] = err
+			r.idx.mu.Unlock()
+			continue
 		}
 		if err != nil {
 			return err
@@ -285,8 +332,14 @@ func (r *Repository) packsWithEntries(ctx context.Context) ([]packInfo, error) {
 				err = fmt.Errorf("%w: pack %s in no index file", ErrNotFound, packs[i].name)
 			}
 		}
-		if err == nil || !errors.Is(err, ErrNotFound) || attempt > 0 {
+		if err == nil || attempt > 0 || !(errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt)) {
 			return packs, err
+		}
+		if errors.Is(err, ErrCorrupt) {
+			// A file loaded earlier no longer opens (damaged or replaced
+			// in the bucket since): drop what it contributed; refreshIndex
+			// reloads the rest and records it in index.bad.
+			r.resetIndex()
 		}
 		// An index file was replaced (a prune elsewhere): reload and retry.
 		if err := r.refreshIndex(ctx); err != nil {
@@ -330,6 +383,9 @@ func (r *Repository) readStored(ctx context.Context, id content.ID) ([]byte, pac
 			l, p, ok = r.idx.lookup(id)
 		}
 		if !ok {
+			if bad := r.idx.errBadIndex(); bad != nil {
+				return nil, 0, fmt.Errorf("content %s: %w: missing from index (%v)", id.Short(), ErrCorrupt, bad)
+			}
 			return nil, 0, fmt.Errorf("content %s: %w: missing from index", id.Short(), ErrCorrupt)
 		}
 		g, err := r.readGroup(ctx, p, l.group)
@@ -371,7 +427,7 @@ func (r *Repository) readGroup(ctx context.Context, p packInfo, gi uint32) ([]by
 func (x *index) reset() {
 	fresh := newIndex()
 	x.byID.free()
-	x.byID, x.packs, x.byName, x.files, x.bases = fresh.byID, fresh.packs, fresh.byName, fresh.files, fresh.bases
+	x.byID, x.packs, x.byName, x.files, x.bad, x.bases = fresh.byID, fresh.packs, fresh.byName, fresh.files, fresh.bad, fresh.bases
 }
 
 // applyDelta rebuilds a delta-stored object from its base (recursively; the

@@ -67,6 +67,12 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	if err := r.refreshIndex(ctx); err != nil {
 		return rep, err
 	}
+	// A pack only a bad index file lists would look unreferenced and be
+	// deleted; a manifest that fails to open (listManifests) stops prune
+	// too, since what it references is unknown.
+	if err := r.idx.errBadIndex(); err != nil {
+		return rep, fmt.Errorf("prune: %w: %v", ErrCorrupt, err)
+	}
 	ms, err := r.listManifests(ctx)
 	if err != nil {
 		return rep, err
@@ -177,6 +183,9 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	if err != nil {
 		return rep, err
 	}
+	if err := r.idx.errBadIndex(); err != nil { // one went bad since
+		return rep, fmt.Errorf("prune: %w: %v", ErrCorrupt, err)
+	}
 	var keep, repack []packInfo
 	var dead []string
 	indexed := map[string]bool{}
@@ -251,7 +260,7 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	newName := ""
 	if len(keep) > 0 {
 		plain := encodeIndexFile(keep)
-		newName = r.keys.Name([]byte("index"), plain)
+		newName = r.metaName("index", plain)
 		if err := r.st.put(ctx, "index/"+newName, r.sealBlob("index", plain)); err != nil && !isExists(err) {
 			return rep, err
 		}

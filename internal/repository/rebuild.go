@@ -51,7 +51,7 @@ func (r *Repository) RebuildIndex(ctx context.Context) (RebuildReport, error) {
 	newName := ""
 	if len(packs) > 0 {
 		plain := encodeIndexFile(packs)
-		newName = r.keys.Name([]byte("index"), plain)
+		newName = r.metaName("index", plain)
 		if err := r.st.put(ctx, "index/"+newName, r.sealBlob("index", plain)); err != nil && !isExists(err) {
 			return rep, err
 		}

@@ -325,18 +325,50 @@ func OpenOrInit(ctx context.Context, cfg Config) (*Repository, error) {
 
 // sealBlob compresses and encrypts a small metadata blob (index, manifest);
 // kind is bound as associated data so blobs cannot be swapped between kinds.
+// The blob is stored under metaName(kind, plain).
 func (r *Repository) sealBlob(kind string, plain []byte) []byte {
 	return r.keys.SealRandom(zstdEnc.EncodeAll(plain, nil), []byte(kind))
 }
 
+// metaName is the name of a metadata blob: the keyed hash (HMAC-SHA256
+// under a key derived from the data key) of its kind and plaintext.
+// Every manifest and index file has been named this way since format 1.
+func (r *Repository) metaName(kind string, plain []byte) string {
+	return r.keys.Name([]byte(kind), plain)
+}
+
+// metaDir is where blobs of a kind live in the bucket.
+func metaDir(kind string) string {
+	if kind == "snapshot" {
+		return "snapshots"
+	}
+	return kind
+}
+
+// openBlob opens the metadata blob stored at <kind dir>/name and checks that
+// it belongs there.
+//
+// Binding to the name: GCM (associated data = kind) proves the plaintext is
+// one we sealed as this kind; recomputing metaName(kind, plaintext) proves it
+// was sealed for this name, because only holders of the key can compute that
+// keyed hash. So a manifest or index file copied or renamed to another name
+// fails with ErrCorrupt. This is the same guarantee as putting the name into
+// the associated data, without a format change: blobs written by earlier
+// versions carry the same names and are checked the same way, nothing falls
+// back to a weaker check (so there is nothing to downgrade to), and older
+// binaries still read what this one writes.
 func (r *Repository) openBlob(kind, name string, sealed []byte) ([]byte, error) {
+	path := metaDir(kind) + "/" + name
 	z, err := r.keys.OpenRandom(sealed, []byte(kind))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s/%s: %v", ErrCorrupt, kind, name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 	}
 	plain, err := zstdDec.DecodeAll(z, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s/%s: decompress: %v", ErrCorrupt, kind, name, err)
+		return nil, fmt.Errorf("%w: %s: decompress: %v", ErrCorrupt, path, err)
+	}
+	if r.metaName(kind, plain) != name {
+		return nil, fmt.Errorf("%w: %s: holds the %s of another name (copied or renamed in the bucket)", ErrCorrupt, path, kind)
 	}
 	return plain, nil
 }

@@ -85,7 +85,7 @@ func newSnapshotCache() *snapshotCache { return &snapshotCache{m: map[SnapshotID
 
 func (r *Repository) encodeManifest(m *manifest) (SnapshotID, []byte) {
 	plain, _ := json.Marshal(m)
-	return SnapshotID(r.keys.Name([]byte("snapshot"), plain)), r.sealBlob("snapshot", plain)
+	return SnapshotID(r.metaName("snapshot", plain)), r.sealBlob("snapshot", plain)
 }
 
 func (r *Repository) loadManifest(ctx context.Context, id SnapshotID) (*manifest, error) {
@@ -95,6 +95,20 @@ func (r *Repository) loadManifest(ctx context.Context, id SnapshotID) (*manifest
 	if ok {
 		return m, nil
 	}
+	m, err := r.readManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.snaps.mu.Lock()
+	r.snaps.m[id] = m
+	r.snaps.mu.Unlock()
+	return m, nil
+}
+
+// readManifest reads a manifest from the bucket, bypassing the cache. A
+// manifest that is not the one named id (another snapshot's copied over it)
+// fails with ErrCorrupt.
+func (r *Repository) readManifest(ctx context.Context, id SnapshotID) (*manifest, error) {
 	if !isHexName(string(id)) {
 		return nil, fmt.Errorf("snapshot %q: %w", id, ErrNotFound)
 	}
@@ -106,13 +120,10 @@ func (r *Repository) loadManifest(ctx context.Context, id SnapshotID) (*manifest
 	if err != nil {
 		return nil, err
 	}
-	m = new(manifest)
+	m := new(manifest)
 	if err := json.Unmarshal(plain, m); err != nil {
 		return nil, fmt.Errorf("%w: snapshot %s: %v", ErrCorrupt, id.Short(), err)
 	}
-	r.snaps.mu.Lock()
-	r.snaps.m[id] = m
-	r.snaps.mu.Unlock()
 	return m, nil
 }
 

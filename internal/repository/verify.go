@@ -26,7 +26,8 @@ const (
 	MissingPack     ProblemKind = "missing-pack"     // indexed pack not in the bucket
 	PackSize        ProblemKind = "pack-size"        // pack size differs from the index
 	CorruptPack     ProblemKind = "corrupt-pack"     // authentication, hash or format failure
-	CorruptManifest ProblemKind = "corrupt-manifest" // snapshot unreadable
+	CorruptManifest ProblemKind = "corrupt-manifest" // snapshot unreadable, or another snapshot's manifest under its name
+	CorruptIndex    ProblemKind = "corrupt-index"    // index file unreadable, or another index file under its name
 	CorruptTree     ProblemKind = "corrupt-tree"     // a snapshot's object map unreadable
 	MissingContent  ProblemKind = "missing-content"  // object referenced but not stored
 	CorruptContent  ProblemKind = "corrupt-content"  // object stored but damaged
@@ -36,6 +37,7 @@ const (
 type Problem struct {
 	Kind     ProblemKind
 	Pack     string
+	Index    string // index file name (CorruptIndex)
 	Snapshot SnapshotID
 	// Object is "type/id" of an affected object (the first snapshot that
 	// references the content is named in Snapshot).
@@ -46,7 +48,7 @@ type Problem struct {
 
 func (p Problem) String() string {
 	s := string(p.Kind)
-	for _, f := range []struct{ k, v string }{{"pack", p.Pack}, {"snapshot", string(p.Snapshot)}, {"object", p.Object}, {"content", p.Content}, {"detail", p.Detail}} {
+	for _, f := range []struct{ k, v string }{{"pack", p.Pack}, {"index", p.Index}, {"snapshot", string(p.Snapshot)}, {"object", p.Object}, {"content", p.Content}, {"detail", p.Detail}} {
 		if f.v != "" {
 			s += fmt.Sprintf(" %s=%s", f.k, f.v)
 		}
@@ -57,6 +59,7 @@ func (p Problem) String() string {
 // VerifyReport is what Verify found.
 type VerifyReport struct {
 	Snapshots      int
+	IndexFiles     int // index files in the bucket, bad ones included
 	Packs          int
 	PacksRead      int
 	BytesRead      int64
@@ -76,10 +79,12 @@ type ref struct {
 	key  string
 }
 
-// Verify checks the repository: every indexed pack exists with the right
-// size, every snapshot and its object map decode, every referenced object is
-// indexed; then reads a share of packs in full. Damage is reported in the
-// report, not as an error; an error means verify itself could not run.
+// Verify checks the repository: every index file and manifest opens under
+// its own name (read from the bucket, not from cache), every indexed pack
+// exists with the right size, every snapshot and its object map decode,
+// every referenced object is indexed; then reads a share of packs in full.
+// Damage is reported in the report, not as an error; an error means verify
+// itself could not run.
 func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
 	var rep VerifyReport
 	if err := r.refreshIndex(ctx); err != nil {
@@ -93,10 +98,19 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 	for _, l := range listed {
 		inBucket[l.name] = l.size
 	}
+	// Re-reads every index file loaded so far; refreshIndex recorded those
+	// that fail to open (corrupt, or copied over another's name).
 	packs, err := r.packsWithEntries(ctx)
 	if err != nil {
 		return rep, err
 	}
+	bad := r.idx.badFiles()
+	for _, b := range bad {
+		rep.Problems = append(rep.Problems, Problem{Kind: CorruptIndex, Index: b.name, Detail: b.err.Error()})
+	}
+	r.idx.mu.RLock()
+	rep.IndexFiles = len(r.idx.files) + len(bad)
+	r.idx.mu.RUnlock()
 	rep.Packs = len(packs)
 	missingPack := map[string]bool{}
 	indexed := map[string]bool{}
@@ -127,7 +141,11 @@ func (r *Repository) Verify(ctx context.Context, opts VerifyOptions) (VerifyRepo
 	for _, f := range files {
 		id := SnapshotID(f.name)
 		rep.Snapshots++
-		m, err := r.loadManifest(ctx, id)
+		m, err := r.readManifest(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			rep.Snapshots-- // pruned since the listing
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
