@@ -17,22 +17,34 @@ import (
 
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/config"
+	"github.com/entravault/entravault/internal/repository"
 )
 
-const apikeyUsage = `usage: entravault apikey <create|list|revoke> [flags]
+const apikeyUsage = `usage: entravault apikey <create|list|revoke|migrate> [flags]
 
   create --name NAME --role admin|operator|viewer   make a key; prints its token once
   list [--json]                                     show keys (never their tokens)
   revoke ID                                         stop a key from working
+  migrate [ID...]                                   list unsigned key records; sign the
+                                                    ones given, after checking you issued them
 
-Storage flags (every subcommand):
-  --data DIR      dev stack folder; keys live in its bucket file://DIR/blobs (default .data)
-  --blob-url URL  the API's bucket instead (file://, s3://, azblob://, gs://)
+Storage flags (every subcommand; also ENTRAVAULT_DATA, ENTRAVAULT_BLOB_URL, ENTRAVAULT_SECRETS_URL):
+  --data DIR          dev stack folder: bucket DIR/blobs, repository key DIR/repo.key (default .data)
+  --blob-url URL      the API's bucket instead (file://, s3://, azblob://, gs://); needs --secrets-url
+  --secrets-url URL   the repository's key keeper (base64key://, azurekeyvault://, awskms://, gcpkms://)
+
+Key records are signed with a key derived from the snapshot repository's
+data key, so this command needs the keeper as well as the bucket. Records
+written by versions that did not sign them are refused by the API until
+migrate signs them: anyone who could write the bucket could have planted
+one, so sign only the IDs you recognise and revoke the rest.
 `
 
 // cmdAPIKey manages API keys directly in the bucket the API reads them
 // from, so it needs storage access, not an API token: the first admin key is
-// made this way.
+// made this way. It also needs the repository's keeper: records are MACed
+// with a key derived from the repository (auth.RecordKeyPurpose), which
+// write access to the bucket alone does not give.
 func cmdAPIKey(ctx context.Context, args []string) error {
 	return runAPIKey(ctx, args, os.Stdout, os.Stderr)
 }
@@ -50,6 +62,7 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Usage = func() { fmt.Fprint(stderr, apikeyUsage) }
 	data := fs.String("data", ".data", "dev stack folder; the bucket is file://DIR/blobs")
 	blobURL := fs.String("blob-url", "", "bucket URL (file://, s3://, azblob://, gs://); overrides --data")
+	secretsURL := fs.String("secrets-url", "", "the repository's key keeper URL (with --blob-url)")
 	var (
 		name, role string
 		asJSON     bool
@@ -60,7 +73,7 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.StringVar(&role, "role", "", "admin, operator or viewer")
 	case "list":
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
-	case "revoke":
+	case "revoke", "migrate":
 	default:
 		fmt.Fprint(stderr, apikeyUsage)
 		return fmt.Errorf("unknown subcommand %q", sub)
@@ -70,12 +83,16 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
+	recordKey, err := deriveRecordKey(ctx, *data, *blobURL, *secretsURL)
+	if err != nil {
+		return err
+	}
 	bucket, err := openKeyBucket(ctx, *data, *blobURL)
 	if err != nil {
 		return err
 	}
 	defer bucket.Close()
-	store := auth.NewKeyStore(bucket)
+	store := auth.NewKeyStore(bucket, auth.WithRecordKey(recordKey))
 
 	switch sub {
 	case "create":
@@ -115,13 +132,53 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tSTATUS")
+		unsigned := 0
 		for _, k := range keys {
 			status := "live"
 			if !k.Live() {
 				status = "revoked " + k.Revoked.Format(time.RFC3339)
 			}
+			if k.Unsigned {
+				status = "UNSIGNED, refused (" + status + ")"
+				unsigned++
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.Created.Format(time.RFC3339), status)
 		}
+		if unsigned > 0 {
+			fmt.Fprintf(stderr, "%d key records are not signed and are refused: see `entravault apikey migrate`.\n", unsigned)
+		}
+		return tw.Flush()
+
+	case "migrate":
+		if len(pos) > 0 {
+			for _, id := range pos {
+				k, err := store.Migrate(ctx, id)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stderr, "Signed API key %s (%s, %s).\n", k.ID, k.Name, k.Role)
+			}
+			return nil
+		}
+		keys, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tSTATUS")
+		n := 0
+		for _, k := range keys {
+			if k.Unsigned && k.Live() {
+				n++
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tunsigned\n", k.ID, k.Name, k.Role, k.Created.Format(time.RFC3339))
+			}
+		}
+		if n == 0 {
+			fmt.Fprintln(stderr, "Every live API key record is signed; nothing to migrate.")
+			return nil
+		}
+		fmt.Fprintf(stderr, "%d live key records are unsigned and refused. Sign those you issued with\n"+
+			"`entravault apikey migrate ID...`; revoke any you do not recognise: it may have been planted.\n", n)
 		return tw.Flush()
 
 	default: // revoke
@@ -155,7 +212,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, name := range []string{"data", "blob-url"} {
+	for _, name := range []string{"data", "blob-url", "secrets-url"} {
 		if v, ok := os.LookupEnv(config.EnvName(name)); ok && !given[name] {
 			if err := fs.Set(name, v); err != nil {
 				return nil, fmt.Errorf("%s: %w", config.EnvName(name), err)
@@ -163,6 +220,33 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 	}
 	return pos, nil
+}
+
+// deriveRecordKey opens the snapshot repository (--blob-url with
+// --secrets-url, else the dev stack's in --data) just to derive the key
+// that signs key records.
+func deriveRecordKey(ctx context.Context, data, blobURL, secretsURL string) ([]byte, error) {
+	var cfg repository.Config
+	if blobURL != "" {
+		if secretsURL == "" {
+			return nil, errors.New("--blob-url needs --secrets-url: key records are signed with a key derived from the repository's")
+		}
+		cfg = repository.Config{BlobURL: blobURL, SecretsURL: secretsURL}
+	} else {
+		if fi, err := os.Stat(data); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("--data %s is not a folder: run `entravault dev` there first, or give --blob-url", data)
+		}
+		var err error
+		if cfg, err = repository.LocalConfig(data); err != nil {
+			return nil, fmt.Errorf("--data %s: %w: run `entravault dev` there first, or give --blob-url and --secrets-url", data, err)
+		}
+	}
+	r, err := repository.Open(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot repository: %w", err)
+	}
+	defer r.Close()
+	return r.DeriveKey(auth.RecordKeyPurpose), nil
 }
 
 // openKeyBucket opens --blob-url if given, else the dev stack's bucket in

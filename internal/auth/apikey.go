@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -37,6 +38,10 @@ const (
 	// before Create may take it over: younger ones may belong to a Create
 	// still in progress.
 	staleClaim = time.Minute
+
+	// RecordKeyPurpose is the purpose to derive the record key from the
+	// snapshot repository with: WithRecordKey(repo.DeriveKey(RecordKeyPurpose)).
+	RecordKeyPurpose = "entravault apikey records v1"
 )
 
 // secretEncoding is lower-case base32 without padding: 52 characters of
@@ -53,18 +58,28 @@ type Key struct {
 	Role    Role       `json:"role"`
 	Created time.Time  `json:"created"`
 	Revoked *time.Time `json:"revoked,omitempty"`
+	// Unsigned is set by List on a record without a valid MAC under the
+	// store's record key: written before records were signed, or forged.
+	// Such a key is refused until `entravault apikey migrate` signs it.
+	Unsigned bool `json:"unsigned,omitempty"`
 }
 
 // Live reports whether the key has not been revoked.
 func (k Key) Live() bool { return k.Revoked == nil }
 
 // storedKey is the JSON object in the bucket: the Key plus the SHA-256 of
-// the secret. A plain hash is enough: the secret has 256 random bits, so
-// there is nothing to brute-force, and a slow KDF would make every request
-// pay for it.
+// the secret and a MAC over both. A plain hash is enough: the secret has
+// 256 random bits, so there is nothing to brute-force, and a slow KDF would
+// make every request pay for it.
+//
+// The MAC is what makes the record trustworthy: whoever may write the
+// bucket (but cannot use the KMS key that protects the repository) can
+// write a record with a hash of their own and any role, or edit a real
+// one, but cannot compute its MAC. See KeyStore.mac.
 type storedKey struct {
 	Key
 	SHA256 string `json:"sha256"`
+	MAC    string `json:"mac,omitempty"`
 }
 
 // KeyStore keeps API keys in a blob bucket and authenticates their tokens.
@@ -72,11 +87,16 @@ type storedKey struct {
 // Create claims names with conditional writes, and lookups are cached for
 // at most the cache TTL, so a revocation made elsewhere takes effect within
 // that time (immediately in the revoking process).
+//
+// Every record is MACed with the record key (WithRecordKey), and a record
+// whose MAC does not verify is refused: a store without a record key
+// creates nothing and accepts nothing.
 type KeyStore struct {
-	bucket *blob.Bucket
-	prefix string
-	ttl    time.Duration
-	now    func() time.Time
+	bucket    *blob.Bucket
+	prefix    string
+	ttl       time.Duration
+	now       func() time.Time
+	recordKey []byte
 
 	mu    sync.Mutex
 	cache map[string]cacheEntry
@@ -87,6 +107,8 @@ type cacheEntry struct {
 	hash    [sha256.Size]byte
 	expires time.Time
 }
+
+var errNoRecordKey = errors.New("auth: key store has no record key (WithRecordKey)")
 
 // KeyStoreOption changes a KeyStore default.
 type KeyStoreOption func(*KeyStore)
@@ -105,6 +127,19 @@ func WithPrefix(prefix string) KeyStoreOption {
 // the cache off.
 func WithCacheTTL(ttl time.Duration) KeyStoreOption {
 	return func(s *KeyStore) { s.ttl = ttl }
+}
+
+// WithRecordKey MACs records with key, which must be at least 32 bytes and
+// secret from whoever can write the bucket: the API and the CLI derive it
+// from the snapshot repository, whose data key only the KMS keeper unwraps
+// (repository.DeriveKey(RecordKeyPurpose)). Without it a store refuses
+// every key.
+func WithRecordKey(key []byte) KeyStoreOption {
+	return func(s *KeyStore) {
+		if len(key) >= 32 {
+			s.recordKey = key
+		}
+	}
 }
 
 // NewKeyStore returns a store over bucket. The bucket stays the caller's to
@@ -133,8 +168,8 @@ func (s *KeyStore) namePath(name string) string {
 }
 
 // ValidateName checks an API key name: 1 to 100 characters, letters,
-// digits and ". _ - @". The name is one of the key's principal IDs, so it
-// can be put in a connector's access list.
+// digits and ". _ - @". The name is for display only: access lists admit a
+// key by its ID (KeyPrincipalID), since a revoked key's name may be reused.
 func ValidateName(name string) error {
 	if name == "" || len(name) > maxNameLen {
 		return fmt.Errorf("%w: must be 1 to %d characters", ErrInvalidName, maxNameLen)
@@ -154,6 +189,9 @@ func ValidateName(name string) error {
 // and never stored. Names are unique among live keys, ignoring case
 // (ErrNameTaken); a revoked key's name may be reused.
 func (s *KeyStore) Create(ctx context.Context, name string, role Role) (string, Key, error) {
+	if s.recordKey == nil {
+		return "", Key{}, errNoRecordKey
+	}
 	if err := ValidateName(name); err != nil {
 		return "", Key{}, err
 	}
@@ -172,6 +210,7 @@ func (s *KeyStore) Create(ctx context.Context, name string, role Role) (string, 
 		Key:    Key{ID: id, Name: name, Role: role, Created: s.now().UTC()},
 		SHA256: hex.EncodeToString(hash[:]),
 	}
+	sk.MAC = s.mac(sk)
 
 	if err := s.claimName(ctx, name, id); err != nil {
 		return "", Key{}, err
@@ -253,11 +292,48 @@ func (s *KeyStore) read(ctx context.Context, id string) (*storedKey, error) {
 	if err := json.Unmarshal(data, &sk); err != nil || sk.ID != id {
 		return nil, fmt.Errorf("%w: key %s is corrupt", ErrUnavailable, id)
 	}
+	mac, err := hex.DecodeString(sk.MAC)
+	sk.Unsigned = s.recordKey == nil || err != nil || !hmac.Equal(mac, s.macBytes(sk))
 	return &sk, nil
 }
 
-// List returns every key, live and revoked, oldest first. It never returns
-// hashes or tokens.
+// mac is the hex HMAC-SHA256, under the record key, of everything in the
+// record that matters: its place (prefix and id), name, role, times and
+// the secret's hash. The fields are a JSON array of strings, so no two
+// records share an input.
+func (s *KeyStore) mac(sk storedKey) string { return hex.EncodeToString(s.macBytes(sk)) }
+
+func (s *KeyStore) macBytes(sk storedKey) []byte {
+	revoked := ""
+	if sk.Revoked != nil {
+		revoked = sk.Revoked.UTC().Format(time.RFC3339Nano)
+	}
+	in, _ := json.Marshal([]string{"entravault apikey v1", s.prefix, sk.ID, sk.Name, string(sk.Role),
+		sk.Created.UTC().Format(time.RFC3339Nano), revoked, sk.SHA256})
+	m := hmac.New(sha256.New, s.recordKey)
+	m.Write(in)
+	return m.Sum(nil)
+}
+
+// write stores sk, signed, over whatever is at its path.
+func (s *KeyStore) write(ctx context.Context, sk *storedKey) error {
+	if s.recordKey == nil {
+		return errNoRecordKey
+	}
+	sk.Unsigned = false
+	sk.MAC = s.mac(*sk)
+	data, err := json.Marshal(sk)
+	if err != nil {
+		return err
+	}
+	if err := s.bucket.WriteAll(ctx, s.keyPath(sk.ID), data, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("%w: write key: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// List returns every key, live and revoked, oldest first, unsigned records
+// included and marked (Key.Unsigned). It never returns hashes or tokens.
 func (s *KeyStore) List(ctx context.Context) ([]Key, error) {
 	var keys []Key
 	it := s.bucket.List(&blob.ListOptions{Prefix: s.prefix + "keys/"})
@@ -291,7 +367,8 @@ func (s *KeyStore) List(ctx context.Context) ([]Key, error) {
 }
 
 // Revoke marks the key revoked and frees its name. Revoking a revoked key
-// does nothing; an unknown ID is ErrKeyNotFound. Other processes stop
+// does nothing; an unknown ID is ErrKeyNotFound. An unsigned record is
+// signed as revoked: it stays refused, now for good. Other processes stop
 // accepting the key within their cache TTL.
 func (s *KeyStore) Revoke(ctx context.Context, id string) error {
 	sk, err := s.read(ctx, id)
@@ -307,12 +384,8 @@ func (s *KeyStore) Revoke(ctx context.Context, id string) error {
 	}
 	now := s.now().UTC()
 	sk.Revoked = &now
-	data, err := json.Marshal(sk)
-	if err != nil {
+	if err := s.write(ctx, sk); err != nil {
 		return err
-	}
-	if err := s.bucket.WriteAll(ctx, s.keyPath(id), data, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
-		return fmt.Errorf("%w: write key: %v", ErrUnavailable, err)
 	}
 	s.forget(id)
 	// Free the name only if the claim is still this key's; a failure here is
@@ -344,15 +417,74 @@ func (s *KeyStore) Authenticate(ctx context.Context, token string) (Principal, e
 	if subtle.ConstantTimeCompare(got[:], e.hash[:]) != 1 {
 		return Principal{}, invalid(ErrBadSignature)
 	}
+	if e.key.Unsigned {
+		return Principal{}, invalid(ErrUnsignedKey)
+	}
 	if !e.key.Live() {
 		return Principal{}, ErrRevoked
 	}
 	return Principal{
 		Name:   e.key.Name,
-		IDs:    addID([]string{e.key.Name}, "apikey:"+e.key.ID),
+		IDs:    []string{KeyPrincipalID(e.key.ID)},
 		Role:   e.key.Role,
 		Method: MethodAPIKey,
 	}, nil
+}
+
+// KeyPrincipalID is the principal ID of the API key id, "apikey:<id>":
+// what an access list holds to admit that key, and no later key of the
+// same name.
+func KeyPrincipalID(id string) string { return "apikey:" + id }
+
+// Migrate signs the record of key id with the store's record key, so that
+// a key written before records were signed works again. It trusts the
+// record as it is: only an operator who has checked it (its name, role and
+// creation time are the ones they issued) may migrate it, since anyone with
+// write access to the bucket could have planted it. Migrating a signed
+// record does nothing; an unknown ID is ErrKeyNotFound.
+func (s *KeyStore) Migrate(ctx context.Context, id string) (Key, error) {
+	sk, err := s.read(ctx, id)
+	if err != nil {
+		return Key{}, err
+	}
+	if sk == nil {
+		return Key{}, fmt.Errorf("%w: %q", ErrKeyNotFound, id)
+	}
+	if !sk.Unsigned {
+		return sk.Key, nil
+	}
+	if _, err := ParseRole(string(sk.Role)); err != nil || ValidateName(sk.Name) != nil {
+		return Key{}, fmt.Errorf("%w: key %s has an invalid name or role", ErrUnavailable, id)
+	}
+	if err := s.write(ctx, sk); err != nil {
+		return Key{}, err
+	}
+	s.forget(id)
+	return sk.Key, nil
+}
+
+// LiveByName returns the live, signed key named name (ignoring case), found
+// through its name claim; ErrKeyNotFound if there is none. It is how an
+// access list given by key name is turned into the key's ID.
+func (s *KeyStore) LiveByName(ctx context.Context, name string) (Key, error) {
+	if ValidateName(name) != nil {
+		return Key{}, fmt.Errorf("%w: %q", ErrKeyNotFound, name)
+	}
+	owner, err := s.bucket.ReadAll(ctx, s.namePath(name))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return Key{}, fmt.Errorf("%w: %q", ErrKeyNotFound, name)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("%w: read name: %v", ErrUnavailable, err)
+	}
+	sk, err := s.read(ctx, string(owner))
+	if err != nil {
+		return Key{}, err
+	}
+	if sk == nil || sk.Unsigned || !sk.Live() || !strings.EqualFold(sk.Name, name) {
+		return Key{}, fmt.Errorf("%w: %q", ErrKeyNotFound, name)
+	}
+	return sk.Key, nil
 }
 
 var errMalformedKey = errors.New("malformed API key")

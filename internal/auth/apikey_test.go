@@ -18,6 +18,10 @@ import (
 	"gocloud.dev/blob/memblob"
 )
 
+// testKey is the record key of the tests' stores, as the API derives one
+// from the repository.
+var testKey = WithRecordKey(bytes.Repeat([]byte("k"), 32))
+
 // buckets are the drivers every KeyStore test runs on.
 var buckets = []struct {
 	name string
@@ -66,7 +70,7 @@ func mustCreate(t testing.TB, s *KeyStore, name string, role Role) (string, Key)
 func TestKeyStoreLifecycle(t *testing.T) {
 	forEachBucket(t, func(t *testing.T, b *blob.Bucket) {
 		ctx := context.Background()
-		s := NewKeyStore(b)
+		s := NewKeyStore(b, testKey)
 		tok, key := mustCreate(t, s, "ci-pipeline", RoleOperator)
 
 		if !strings.HasPrefix(tok, TokenPrefix+key.ID+"_") {
@@ -83,7 +87,7 @@ func TestKeyStoreLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Authenticate: %v", err)
 		}
-		want := Principal{Name: "ci-pipeline", IDs: []string{"ci-pipeline", "apikey:" + key.ID}, Role: RoleOperator, Method: MethodAPIKey}
+		want := Principal{Name: "ci-pipeline", IDs: []string{"apikey:" + key.ID}, Role: RoleOperator, Method: MethodAPIKey}
 		if !equalPrincipal(p, want) {
 			t.Fatalf("principal = %+v, want %+v", p, want)
 		}
@@ -120,9 +124,9 @@ func TestKeyStoreRevocationCrossesProcessesWithinTTL(t *testing.T) {
 	forEachBucket(t, func(t *testing.T, b *blob.Bucket) {
 		ctx := context.Background()
 		clock := newClock()
-		api := NewKeyStore(b, WithCacheTTL(5*time.Second))
+		api := NewKeyStore(b, testKey, WithCacheTTL(5*time.Second))
 		api.now = clock.now
-		cli := NewKeyStore(b)
+		cli := NewKeyStore(b, testKey)
 		tok, key := mustCreate(t, cli, "ops", RoleAdmin)
 
 		if _, err := api.Authenticate(ctx, tok); err != nil {
@@ -144,7 +148,7 @@ func TestKeyStoreRevocationCrossesProcessesWithinTTL(t *testing.T) {
 func TestKeyStoreRejects(t *testing.T) {
 	forEachBucket(t, func(t *testing.T, b *blob.Bucket) {
 		ctx := context.Background()
-		s := NewKeyStore(b)
+		s := NewKeyStore(b, testKey)
 		tok, key := mustCreate(t, s, "reader", RoleViewer)
 		secret := secretOf(tok)
 		other := strings.Repeat("a", len(secret))
@@ -190,7 +194,7 @@ func TestKeyStoreRejects(t *testing.T) {
 func TestKeyStoreStoresOnlyTheHash(t *testing.T) {
 	forEachBucket(t, func(t *testing.T, b *blob.Bucket) {
 		ctx := context.Background()
-		s := NewKeyStore(b)
+		s := NewKeyStore(b, testKey)
 		tok, key := mustCreate(t, s, "backup-bot", RoleOperator)
 		secret := secretOf(tok)
 		if err := s.Revoke(ctx, key.ID); err != nil { // rewrites the object
@@ -235,13 +239,13 @@ func TestKeyStoreStoresOnlyTheHash(t *testing.T) {
 		if fields["sha256"] != hex.EncodeToString(sum[:]) {
 			t.Fatalf("stored sha256 is not the hash of the secret")
 		}
-		for _, f := range []string{"id", "name", "role", "created"} {
+		for _, f := range []string{"id", "name", "role", "created", "mac"} {
 			if _, ok := fields[f]; !ok {
 				t.Fatalf("stored key lacks %q: %v", f, keysOf(fields))
 			}
 		}
-		if len(fields) != 5 {
-			t.Fatalf("stored key has fields %v, want id name role created sha256", keysOf(fields))
+		if len(fields) != 6 {
+			t.Fatalf("stored key has fields %v, want id name role created sha256 mac", keysOf(fields))
 		}
 
 		listed, err := s.List(ctx)
@@ -267,7 +271,7 @@ func TestKeyStoreNames(t *testing.T) {
 	forEachBucket(t, func(t *testing.T, b *blob.Bucket) {
 		ctx := context.Background()
 		clock := newClock()
-		s := NewKeyStore(b)
+		s := NewKeyStore(b, testKey)
 		s.now = clock.now
 		_, first := mustCreate(t, s, "ci", RoleOperator)
 
@@ -313,7 +317,7 @@ func TestKeyStoreConcurrentCreateOneWinner(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				// One store per goroutine, as if several processes ran the CLI.
-				_, _, err := NewKeyStore(b).Create(context.Background(), "race", RoleAdmin)
+				_, _, err := NewKeyStore(b, testKey).Create(context.Background(), "race", RoleAdmin)
 				errs <- err
 			}()
 		}
@@ -335,7 +339,7 @@ func TestKeyStoreConcurrentCreateOneWinner(t *testing.T) {
 }
 
 func TestKeyStoreCreateValidates(t *testing.T) {
-	s := NewKeyStore(memblob.OpenBucket(nil))
+	s := NewKeyStore(memblob.OpenBucket(nil), testKey)
 	cases := []struct {
 		name    string
 		keyName string
@@ -363,7 +367,7 @@ func TestKeyStoreCreateValidates(t *testing.T) {
 }
 
 func TestKeyStoreRevokeUnknown(t *testing.T) {
-	s := NewKeyStore(memblob.OpenBucket(nil))
+	s := NewKeyStore(memblob.OpenBucket(nil), testKey)
 	for _, id := range []string{"0123456789abcdef", "../x", ""} {
 		if err := s.Revoke(context.Background(), id); !errors.Is(err, ErrKeyNotFound) {
 			t.Fatalf("Revoke(%q): err = %v, want ErrKeyNotFound", id, err)
@@ -373,7 +377,7 @@ func TestKeyStoreRevokeUnknown(t *testing.T) {
 
 func TestKeyStoreUnavailable(t *testing.T) {
 	b := memblob.OpenBucket(nil)
-	s := NewKeyStore(b, WithCacheTTL(0))
+	s := NewKeyStore(b, testKey, WithCacheTTL(0))
 	tok, _ := mustCreate(t, s, "x", RoleAdmin)
 	b.Close()
 	if _, err := s.Authenticate(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
@@ -386,12 +390,12 @@ func TestKeyStoreUnavailable(t *testing.T) {
 
 func TestKeyStorePrefix(t *testing.T) {
 	b := memblob.OpenBucket(nil)
-	s := NewKeyStore(b, WithPrefix("tenant-a/keys"))
+	s := NewKeyStore(b, testKey, WithPrefix("tenant-a/keys"))
 	tok, key := mustCreate(t, s, "x", RoleAdmin)
 	if ok, _ := b.Exists(context.Background(), "tenant-a/keys/keys/"+key.ID+".json"); !ok {
 		t.Fatal("key not stored under the prefix")
 	}
-	if _, err := NewKeyStore(b).Authenticate(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
+	if _, err := NewKeyStore(b, testKey).Authenticate(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("store with the default prefix: err = %v, want ErrInvalidToken", err)
 	}
 }
@@ -403,7 +407,7 @@ func BenchmarkKeyStoreAuthenticate(b *testing.B) {
 			ttl  time.Duration
 		}{{"cached", DefaultCacheTTL}, {"uncached", 0}} {
 			b.Run(bk.name+"/"+c.name, func(b *testing.B) {
-				s := NewKeyStore(bk.open(b), WithCacheTTL(c.ttl))
+				s := NewKeyStore(bk.open(b), testKey, WithCacheTTL(c.ttl))
 				tok, _ := mustCreate(b, s, "bench", RoleOperator)
 				ctx := context.Background()
 				b.ReportAllocs()

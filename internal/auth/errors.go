@@ -24,6 +24,18 @@ var (
 	ErrExpired = errors.New("auth: token expired")
 	// ErrRevoked: an API key that was revoked.
 	ErrRevoked = errors.New("auth: API key revoked")
+	// ErrUnsignedKey: an API key whose stored record has no valid MAC
+	// under the record key: forged or edited in the bucket, or written
+	// before records were signed (`entravault apikey migrate`). Also
+	// matches ErrInvalidToken.
+	ErrUnsignedKey = errors.New("auth: API key record not signed with the repository's key")
+	// ErrNoRole: a valid OIDC token that carries none of the Entravault app
+	// roles (answer 403): no role means no access, not viewer.
+	ErrNoRole = errors.New("auth: token carries no Entravault app role")
+	// ErrAppToken: a valid OIDC token that is not a user's: app-only
+	// (client credentials), or from a client application not allowed
+	// (answer 403). Applications use API keys.
+	ErrAppToken = errors.New("auth: app-only or unknown client token")
 	// ErrUnavailable: the key store or the issuer could not be reached, so
 	// the token could be neither accepted nor refused.
 	ErrUnavailable = errors.New("auth: credential store unavailable")
@@ -37,6 +49,9 @@ var (
 	ErrKeyNotFound = errors.New("auth: API key not found")
 	// ErrInvalidRole: a role other than admin, operator or viewer.
 	ErrInvalidRole = errors.New("auth: invalid role")
+	// ErrUnresolved: an access list entry that is neither an immutable
+	// principal ID nor the name of a live API key (ResolveAccess).
+	ErrUnresolved = errors.New("auth: access entry is not a principal ID or live API key name")
 
 	// ErrNotVisible: the principal may not see the connector (answer 404).
 	ErrNotVisible = errors.New("auth: not visible to this principal")

@@ -31,8 +31,8 @@ type ctxKey struct{}
 // "Authorization: Bearer <token>" header and stores the Principal in the
 // echo.Context (PrincipalFrom) and the request's context (FromContext).
 // A missing or refused token is a 401 *echo.HTTPError with a
-// WWW-Authenticate header (RFC 6750); an unreachable key store or issuer is
-// a 503. The error's Internal holds the sentinel; no message holds the token.
+// WWW-Authenticate header (RFC 6750); a valid token without a role or not a
+// user's is a 403; an unreachable key store or issuer is a 503. The error's Internal holds the sentinel; no message holds the token.
 func (a *Authenticator) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -87,6 +87,14 @@ func (a *Authenticator) refuse(c echo.Context, err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "cannot check credentials right now").SetInternal(err)
 	}
+	if errors.Is(err, ErrNoRole) || errors.Is(err, ErrAppToken) {
+		msg := "the token carries no Entravault app role"
+		if errors.Is(err, ErrAppToken) {
+			msg = "only users' tokens from allowed clients are accepted; applications use API keys"
+		}
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="entravault", error="insufficient_scope"`)
+		return echo.NewHTTPError(http.StatusForbidden, msg).SetInternal(err)
+	}
 	challenge := `Bearer realm="entravault"`
 	msg := "invalid bearer token"
 	switch {
@@ -96,6 +104,8 @@ func (a *Authenticator) refuse(c echo.Context, err error) error {
 		msg = "bearer token expired"
 	case errors.Is(err, ErrRevoked):
 		msg = "API key revoked"
+	case errors.Is(err, ErrUnsignedKey):
+		msg = "API key record is not signed: an operator must check it and run `entravault apikey migrate`"
 	case errors.Is(err, ErrWrongIssuer):
 		msg = "bearer token from an issuer this API does not trust"
 	case errors.Is(err, ErrWrongAudience):
@@ -109,6 +119,10 @@ func (a *Authenticator) refuse(c echo.Context, err error) error {
 	c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
 	return echo.NewHTTPError(http.StatusUnauthorized, msg).SetInternal(err)
 }
+
+// SetPrincipal stores p in c, as the middleware does (tests call it to
+// act as a caller without a token).
+func SetPrincipal(c echo.Context, p Principal) { c.Set(principalKey, p) }
 
 // PrincipalFrom returns the Principal the middleware stored in c.
 func PrincipalFrom(c echo.Context) (Principal, bool) {

@@ -41,7 +41,7 @@ func TestMiddleware(t *testing.T) {
 	ctx := context.Background()
 	bucket := memblob.OpenBucket(nil)
 	t.Cleanup(func() { bucket.Close() })
-	keys := NewKeyStore(bucket)
+	keys := NewKeyStore(bucket, testKey)
 	opTok, _ := mustCreate(t, keys, "ci", RoleOperator)
 	revTok, revKey := mustCreate(t, keys, "old", RoleAdmin)
 	if err := keys.Revoke(ctx, revKey.ID); err != nil {
@@ -50,6 +50,9 @@ func TestMiddleware(t *testing.T) {
 	iss := newTestIssuer(t)
 	oidcTok := iss.sign(t, with(iss.claims(), "roles", []string{"Entravault.Admin"}))
 	expiredTok := iss.sign(t, with(iss.claims(), "exp", 1))
+	noRoleTok := iss.sign(t, with(iss.claims(), "roles", nil))
+	appTok := iss.sign(t, with(iss.claims(), "idtyp", "app", "scp", nil, "roles", []string{"Entravault.Admin"}))
+	forgedTok := plantKey(t, bucket, "00000000000000e1", "evil", RoleAdmin, "")
 
 	full := &Authenticator{
 		Keys: keys,
@@ -80,6 +83,9 @@ func TestMiddleware(t *testing.T) {
 		{"API key", full, "/api/v1/whoami", "Bearer " + opTok, 200, "ci", RoleOperator, nil, ""},
 		{"scheme in lower case", full, "/api/v1/whoami", "bearer " + opTok, 200, "ci", RoleOperator, nil, ""},
 		{"OIDC token", full, "/api/v1/whoami", "Bearer " + oidcTok, 200, "alice@contoso.com", RoleAdmin, nil, ""},
+		{"OIDC token without a role", full, "/api/v1/whoami", "Bearer " + noRoleTok, 403, "", "", ErrNoRole, `error="insufficient_scope"`},
+		{"app-only OIDC token", full, "/api/v1/whoami", "Bearer " + appTok, 403, "", "", ErrAppToken, `error="insufficient_scope"`},
+		{"forged API key record", full, "/api/v1/whoami", "Bearer " + forgedTok, 401, "", "", ErrUnsignedKey, `error="invalid_token"`},
 		{"OIDC token without OIDC configured", keysOnly, "/api/v1/whoami", "Bearer " + oidcTok, 401, "", "", ErrInvalidToken, `error="invalid_token"`},
 		{"API key without key store", oidcOnly, "/api/v1/whoami", "Bearer " + opTok, 401, "", "", ErrInvalidToken, `error="invalid_token"`},
 		{"skipped path", full, "/healthz", "", 200, "", "", nil, ""},
@@ -137,7 +143,7 @@ func TestMiddleware(t *testing.T) {
 
 func TestMiddlewareStoreUnavailable(t *testing.T) {
 	bucket := memblob.OpenBucket(nil)
-	keys := NewKeyStore(bucket, WithCacheTTL(0))
+	keys := NewKeyStore(bucket, testKey, WithCacheTTL(0))
 	tok, _ := mustCreate(t, keys, "ci", RoleOperator)
 	bucket.Close()
 

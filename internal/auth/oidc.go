@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -40,12 +41,17 @@ type OIDCConfig struct {
 	HTTPClient *http.Client
 	// RoleClaim names the claim holding app roles; default "roles". Values
 	// AppRoleAdmin, AppRoleOperator, AppRoleViewer (any case) map to roles,
-	// the strongest wins; none gives RoleViewer.
+	// the strongest wins; a token with none of them is refused (ErrNoRole).
 	RoleClaim string
-	// Admins lists principals (oid, upn, preferred_username, email or sub)
-	// that are admins whatever their claims: the bootstrap admin before app
-	// roles are assigned.
+	// Admins lists principal IDs ("oid:<tenant id>/<object id>", see
+	// UserPrincipalID) that are admins whatever their claims: the bootstrap
+	// admin before app roles are assigned. Never names: a UPN or mail can
+	// be recycled or edited.
 	Admins []string
+	// Clients, when set, are the client application IDs (the token's azp,
+	// or appid in v1 tokens) users may sign in to the API through; tokens
+	// obtained by any other application are refused (ErrAppToken).
+	Clients []string
 }
 
 // OIDCVerifier validates access tokens from one issuer. It is safe for
@@ -132,11 +138,14 @@ func supportedAlgs(announced []string) []string {
 type tokenClaims struct {
 	Issuer            string          `json:"iss"`
 	Audience          json.RawMessage `json:"aud"`
+	TID               string          `json:"tid"`
 	OID               string          `json:"oid"`
-	Sub               string          `json:"sub"`
 	UPN               string          `json:"upn"`
 	PreferredUsername string          `json:"preferred_username"`
 	Email             string          `json:"email"`
+	IDTyp             string          `json:"idtyp"`
+	Azp               string          `json:"azp"`
+	AppID             string          `json:"appid"`
 }
 
 // Authenticate verifies rawToken's issuer, audience, expiry and signature
@@ -195,14 +204,23 @@ func (v *OIDCVerifier) principal(tok *oidc.IDToken) (Principal, error) {
 		return Principal{}, invalid(errors.New("unreadable claims"))
 	}
 
-	p := Principal{Method: MethodOIDC, Role: RoleViewer}
-	for _, id := range []string{c.UPN, c.PreferredUsername, c.Email, c.OID, c.Sub} {
-		if id != "" && p.Name == "" {
-			p.Name = id
-		}
+	// Only users' tokens: an app-only token (client credentials) says
+	// idtyp "app" where Entra is asked to, and never has a delegated scp.
+	if strings.EqualFold(c.IDTyp, "app") || len(stringsClaim(all["scp"])) == 0 {
+		return Principal{}, ErrAppToken
 	}
-	for _, id := range []string{c.OID, c.Sub, c.UPN, c.PreferredUsername, c.Email} {
-		p.IDs = addID(p.IDs, id)
+	if client := cmp.Or(c.Azp, c.AppID); len(v.cfg.Clients) > 0 && !slices.ContainsFunc(v.cfg.Clients, func(id string) bool {
+		return strings.EqualFold(strings.TrimSpace(id), client)
+	}) {
+		return Principal{}, ErrAppToken
+	}
+	if strings.TrimSpace(c.TID) == "" || strings.TrimSpace(c.OID) == "" {
+		return Principal{}, invalid(errors.New("token names no tenant or object id"))
+	}
+	p := Principal{
+		Name:   cmp.Or(c.UPN, c.PreferredUsername, c.Email, c.OID),
+		IDs:    []string{UserPrincipalID(strings.TrimSpace(c.TID), strings.TrimSpace(c.OID))},
+		Method: MethodOIDC,
 	}
 	for _, r := range stringsClaim(all[v.cfg.RoleClaim]) {
 		if role := appRole(r); role.rank() > p.Role.rank() {
@@ -210,11 +228,12 @@ func (v *OIDCVerifier) principal(tok *oidc.IDToken) (Principal, error) {
 		}
 	}
 	for _, admin := range v.cfg.Admins {
-		for _, id := range p.IDs {
-			if strings.EqualFold(strings.TrimSpace(admin), id) {
-				p.Role = RoleAdmin
-			}
+		if strings.EqualFold(strings.TrimSpace(admin), p.IDs[0]) {
+			p.Role = RoleAdmin
 		}
+	}
+	if p.Role == "" {
+		return Principal{}, ErrNoRole
 	}
 	return p, nil
 }

@@ -19,7 +19,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-const testAudience = "api://entravault"
+const (
+	testAudience = "api://entravault"
+	testTenant   = "00000000-0000-0000-0000-0000000000f1"
+	aliceOID     = "00000000-0000-0000-0000-00000000a11c"
+)
 
 // testIssuer is an OIDC issuer on httptest (TLS, so the verifier must be
 // given a client trusting its private CA): a discovery document and a JWKS
@@ -89,18 +93,24 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 func (iss *testIssuer) url() string { return iss.srv.URL }
 
-// claims returns a valid set of claims for a user; tests change them.
+// claims returns a valid set of claims for a user holding the viewer app
+// role, signed in through a client with a delegated scope; tests change
+// them.
 func (iss *testIssuer) claims() map[string]any {
 	now := time.Now()
 	return map[string]any{
-		"iss": iss.url(),
-		"aud": testAudience,
-		"sub": "sub-alice",
-		"oid": "00000000-0000-0000-0000-00000000a11c",
-		"upn": "alice@contoso.com",
-		"iat": now.Add(-time.Minute).Unix(),
-		"nbf": now.Add(-time.Minute).Unix(),
-		"exp": now.Add(time.Hour).Unix(),
+		"iss":   iss.url(),
+		"aud":   testAudience,
+		"sub":   "sub-alice",
+		"tid":   testTenant,
+		"oid":   aliceOID,
+		"upn":   "alice@contoso.com",
+		"scp":   "access_as_user",
+		"azp":   "cli-app",
+		"roles": []string{"Entravault.Viewer"},
+		"iat":   now.Add(-time.Minute).Unix(),
+		"nbf":   now.Add(-time.Minute).Unix(),
+		"exp":   now.Add(time.Hour).Unix(),
 	}
 }
 
@@ -156,8 +166,9 @@ func with(c map[string]any, kv ...any) map[string]any {
 
 func TestOIDCAccepts(t *testing.T) {
 	iss := newTestIssuer(t)
-	v := iss.verifier(t, OIDCConfig{Admins: []string{"BOOTSTRAP@contoso.com", "oid-of-root"}})
-	aliceIDs := []string{"00000000-0000-0000-0000-00000000a11c", "sub-alice", "alice@contoso.com"}
+	root := UserPrincipalID(testTenant, "oid-of-root")
+	v := iss.verifier(t, OIDCConfig{Admins: []string{strings.ToUpper(root)}})
+	aliceIDs := []string{UserPrincipalID(testTenant, aliceOID)}
 	cases := []struct {
 		name     string
 		claims   map[string]any
@@ -165,20 +176,17 @@ func TestOIDCAccepts(t *testing.T) {
 		wantRole Role
 		wantIDs  []string
 	}{
-		{"no roles is viewer", iss.claims(), "alice@contoso.com", RoleViewer, aliceIDs},
+		{"viewer app role", iss.claims(), "alice@contoso.com", RoleViewer, aliceIDs},
 		{"admin app role", with(iss.claims(), "roles", []string{"Entravault.Admin"}), "alice@contoso.com", RoleAdmin, aliceIDs},
 		{"operator app role", with(iss.claims(), "roles", []string{"Entravault.Operator"}), "alice@contoso.com", RoleOperator, aliceIDs},
-		{"viewer app role", with(iss.claims(), "roles", []string{"Entravault.Viewer"}), "alice@contoso.com", RoleViewer, aliceIDs},
 		{"strongest of several wins", with(iss.claims(), "roles", []string{"Entravault.Viewer", "entravault.operator", "Other.Role"}), "alice@contoso.com", RoleOperator, aliceIDs},
-		{"unknown roles are viewer", with(iss.claims(), "roles", []string{"Directory.Read.All"}), "alice@contoso.com", RoleViewer, aliceIDs},
-		{"admins list by upn, any case", with(iss.claims(), "upn", "bootstrap@CONTOSO.com"), "bootstrap@CONTOSO.com", RoleAdmin,
-			[]string{"00000000-0000-0000-0000-00000000a11c", "sub-alice", "bootstrap@CONTOSO.com"}},
-		{"admins list by oid", with(iss.claims(), "oid", "oid-of-root", "upn", nil), "oid-of-root", RoleAdmin, []string{"oid-of-root", "sub-alice"}},
+		{"unknown roles beside a known one", with(iss.claims(), "roles", []string{"Directory.Read.All", "Entravault.Viewer"}), "alice@contoso.com", RoleViewer, aliceIDs},
+		{"admins list by tenant and oid, without app roles", with(iss.claims(), "oid", "oid-of-root", "upn", nil, "roles", nil), "oid-of-root", RoleAdmin, []string{root}},
 		{"v2 token: preferred_username and email", with(iss.claims(), "upn", nil, "preferred_username", "alice@contoso.com", "email", "alice@mail.contoso.com"),
-			"alice@contoso.com", RoleViewer, []string{"00000000-0000-0000-0000-00000000a11c", "sub-alice", "alice@contoso.com", "alice@mail.contoso.com"}},
+			"alice@contoso.com", RoleViewer, aliceIDs},
+		{"email only", with(iss.claims(), "upn", nil, "email", "alice@mail.contoso.com"), "alice@mail.contoso.com", RoleViewer, aliceIDs},
 		{"audience list containing ours", with(iss.claims(), "aud", []string{"other", testAudience}), "alice@contoso.com", RoleViewer, aliceIDs},
-		{"app-only token named by oid", with(iss.claims(), "upn", nil, "sub", "00000000-0000-0000-0000-00000000a11c"), "00000000-0000-0000-0000-00000000a11c", RoleViewer,
-			[]string{"00000000-0000-0000-0000-00000000a11c"}},
+		{"idtyp user", with(iss.claims(), "idtyp", "user"), "alice@contoso.com", RoleViewer, aliceIDs},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,22 +202,97 @@ func TestOIDCAccepts(t *testing.T) {
 	}
 }
 
+// TestOIDCRefusesByIdentity is issue 15 item 3 for tokens: valid tokens
+// that are not a user's, carry no role, or name their user only by mutable
+// claims get no access, and a listed UPN, mail or bootstrap admin name
+// does not admit whoever holds that name now.
+func TestOIDCRefusesByIdentity(t *testing.T) {
+	ctx := context.Background()
+	iss := newTestIssuer(t)
+	v := iss.verifier(t, OIDCConfig{Admins: []string{"bootstrap@contoso.com", aliceOID}})
+	cases := []struct {
+		name   string
+		claims map[string]any
+		want   error
+	}{
+		{"no roles claim", with(iss.claims(), "roles", nil), ErrNoRole},
+		{"only roles of other apps", with(iss.claims(), "roles", []string{"Directory.Read.All"}), ErrNoRole},
+		{"no role, upn on the admins list", with(iss.claims(), "roles", nil, "upn", "bootstrap@contoso.com"), ErrNoRole},
+		{"no role, bare oid on the admins list", with(iss.claims(), "roles", nil), ErrNoRole},
+		{"app-only token (idtyp app)", with(iss.claims(), "idtyp", "app", "roles", []string{"Entravault.Admin"}), ErrAppToken},
+		{"app-only token (no delegated scope)", with(iss.claims(), "scp", nil, "upn", nil, "roles", []string{"Entravault.Admin"}), ErrAppToken},
+		{"no object id", with(iss.claims(), "oid", nil), ErrInvalidToken},
+		{"no tenant id", with(iss.claims(), "tid", nil), ErrInvalidToken},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := v.Authenticate(ctx, iss.sign(t, tc.claims))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Authenticate = %+v, %v; want %v", p, err, tc.want)
+			}
+		})
+	}
+
+	// Another user who has (or took) alice's UPN and mail: their oid
+	// differs, so alice's connector stays hers, and a name on the admins
+	// list makes nobody admin.
+	aliceAccess := []string{"alice@contoso.com", "alice@mail.contoso.com", UserPrincipalID(testTenant, aliceOID)}
+	mallory := with(iss.claims(), "oid", "00000000-0000-0000-0000-0000000bad01", "email", "alice@mail.contoso.com")
+	p, err := v.Authenticate(ctx, iss.sign(t, mallory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if CanSee(p, aliceAccess) {
+		t.Fatalf("a user with alice's upn and mail but another oid sees her connector: %+v", p)
+	}
+	p, err = v.Authenticate(ctx, iss.sign(t, with(iss.claims(), "upn", "bootstrap@contoso.com")))
+	if err != nil || p.Role != RoleViewer {
+		t.Fatalf("upn on the admins list: %+v, %v; want a viewer", p, err)
+	}
+	if p, err := v.Authenticate(ctx, iss.sign(t, iss.claims())); err != nil || !CanSee(p, aliceAccess) {
+		t.Fatalf("alice herself: %+v, %v", p, err)
+	}
+}
+
+// With Clients set, only tokens obtained through those applications count.
+func TestOIDCClients(t *testing.T) {
+	iss := newTestIssuer(t)
+	v := iss.verifier(t, OIDCConfig{Clients: []string{"CLI-APP"}})
+	cases := []struct {
+		name   string
+		claims map[string]any
+		want   error
+	}{
+		{"allowed client (azp)", iss.claims(), nil},
+		{"allowed client (v1 appid)", with(iss.claims(), "azp", nil, "appid", "cli-app"), nil},
+		{"other client", with(iss.claims(), "azp", "other-app"), ErrAppToken},
+		{"no client named", with(iss.claims(), "azp", nil), ErrAppToken},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := v.Authenticate(context.Background(), iss.sign(t, tc.claims)); !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestOIDCRoleClaim(t *testing.T) {
 	iss := newTestIssuer(t)
 	v := iss.verifier(t, OIDCConfig{RoleClaim: "entravault_roles"})
 	cases := []struct {
 		name   string
 		claims map[string]any
-		want   Role
+		want   Role // "": refused with ErrNoRole
 	}{
 		{"configured claim as list", with(iss.claims(), "entravault_roles", []string{"Entravault.Admin"}), RoleAdmin},
 		{"configured claim as space-separated string", with(iss.claims(), "entravault_roles", "x Entravault.Operator"), RoleOperator},
-		{"default claim ignored", with(iss.claims(), "roles", []string{"Entravault.Admin"}), RoleViewer},
+		{"default claim ignored", with(iss.claims(), "roles", []string{"Entravault.Admin"}), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := v.Authenticate(context.Background(), iss.sign(t, tc.claims))
-			if err != nil || p.Role != tc.want {
+			if p.Role != tc.want || (tc.want == "") != errors.Is(err, ErrNoRole) {
 				t.Fatalf("role = %q, %v; want %q", p.Role, err, tc.want)
 			}
 		})

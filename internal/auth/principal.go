@@ -47,18 +47,26 @@ const (
 
 // Principal is an authenticated caller.
 type Principal struct {
-	// Name is for display and logs: the API key name, or the token's
-	// upn / preferred_username (falling back to email, oid, sub).
+	// Name is for display and logs only, never for access decisions: the
+	// API key name, or the token's upn / preferred_username (falling back
+	// to email, oid). Names change hands (a revoked key's name is reused, a
+	// UPN is recycled, a user edits their mail), so nothing matches on them.
 	Name string
-	// IDs are every identifier a connector access list may name: for an
-	// API key its name and "apikey:<id>"; for a token its oid, sub,
-	// upn / preferred_username and email. Compared case-insensitively.
+	// IDs are the immutable identifiers a connector access list may name:
+	// for an API key "apikey:<id>" (KeyPrincipalID), for a token
+	// "oid:<tenant id>/<object id>" (UserPrincipalID). Compared
+	// case-insensitively.
 	IDs []string
 	// Role is the principal's role.
 	Role Role
 	// Method is MethodAPIKey or MethodOIDC.
 	Method string
 }
+
+// UserPrincipalID is the principal ID of the user with object id oid in
+// tenant tid, "oid:<tid>/<oid>": what an access list holds to admit that
+// user, whatever their UPN or mail.
+func UserPrincipalID(tid, oid string) string { return "oid:" + tid + "/" + oid }
 
 // IsAdmin reports whether p sees and changes every connector.
 func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }

@@ -108,7 +108,8 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	if s.adminKey, err = ensureAdminKey(ctx, auth.NewKeyStore(s.storage.Bucket), filepath.Join(dir, AdminKeyFile)); err != nil {
+	keys := auth.NewKeyStore(s.storage.Bucket, auth.WithRecordKey(s.storage.Repo.DeriveKey(auth.RecordKeyPurpose)))
+	if s.adminKey, err = ensureAdminKey(ctx, keys, filepath.Join(dir, AdminKeyFile)); err != nil {
 		return nil, err
 	}
 	return s, s.startAPI(ctx, graphCfg)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/tenantsim"
 )
 
@@ -109,6 +110,22 @@ func (h *harness) redeem(form url.Values) tokens {
 	return tok
 }
 
+// principalID is the access list ID of the user an access token was
+// issued to, "oid:<tid>/<oid>", read from its (trusted here) payload.
+func (h *harness) principalID(accessToken string) string {
+	h.t.Helper()
+	parts := strings.Split(accessToken, ".")
+	var c struct {
+		TID string `json:"tid"`
+		OID string `json:"oid"`
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(payload, &c) != nil || c.TID == "" || c.OID == "" {
+		h.t.Fatalf("access token without tid and oid: %v", err)
+	}
+	return auth.UserPrincipalID(c.TID, c.OID)
+}
+
 // send calls the API with bearer token tok and returns the status, the
 // WWW-Authenticate header and the error code of an error body.
 func (h *harness) send(tok, method, path string, body any, into any) (status int, challenge, code string) {
@@ -184,7 +201,12 @@ func TestOIDCSignIn(t *testing.T) {
 		status, _, _ := h.send(tok, "POST", "/api/v1/connectors", cfg, &c)
 		return status, c.ID
 	}
-	status, shared := create(adminTok.Access, "shared with the user", []string{user.UPN})
+	// Users are listed by tenant and object id; a UPN would admit whoever
+	// holds it later, so it is refused.
+	if status, _ := create(adminTok.Access, "shared by upn", []string{user.UPN}); status != http.StatusBadRequest {
+		t.Errorf("access list by UPN: %d, want 400", status)
+	}
+	status, shared := create(adminTok.Access, "shared with the user", []string{h.principalID(viewerTok.Access)})
 	if status != http.StatusCreated {
 		t.Fatalf("admin create: %d", status)
 	}
@@ -207,7 +229,7 @@ func TestOIDCSignIn(t *testing.T) {
 	}{
 		{"admin sees all", adminTok.Access, []string{shared, private, ops}},
 		{"operator sees what it created", operatorTok.Access, []string{ops}},
-		{"viewer sees what lists its UPN", viewerTok.Access, []string{shared}},
+		{"viewer sees what lists its object id", viewerTok.Access, []string{shared}},
 	}
 	for _, v := range visible {
 		t.Run(v.name, func(t *testing.T) {
@@ -269,6 +291,13 @@ func TestOIDCSignIn(t *testing.T) {
 				t.Errorf("%d %q %q, want 401 unauthorized with an invalid_token challenge", status, code, challenge)
 			}
 		})
+	}
+	// A valid app-only token for the API (client credentials of another
+	// application) is not a user: 403, not a viewer.
+	appTok := h.redeem(url.Values{"grant_type": {"client_credentials"}, "client_id": {h.creds.BackupApp.ClientID},
+		"client_secret": {h.creds.BackupApp.ClientSecret}, "scope": {"api://" + h.creds.APIApp.ClientID + "/.default"}})
+	if status, _, code := h.send(appTok.Access, "GET", "/api/v1/connectors", nil, nil); status != http.StatusForbidden {
+		t.Errorf("app-only token: %d %s, want 403", status, code)
 	}
 	for _, secret := range []string{adminTok.Access, viewerTok.Access, h.creds.CLIApp.ClientSecret} {
 		if strings.Contains(h.logs.String(), secret) {

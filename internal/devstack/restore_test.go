@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/blob/fileblob"
-
 	"github.com/entravault/entravault/api"
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/restore"
@@ -77,6 +75,8 @@ func TestRestoreAfterIncident(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	h := newHarness(t, ctx, false)
+	// Access lists name keys that exist: the API resolves them to key ids.
+	bob, carol := h.apiKey("ops-bob", auth.RoleOperator), h.apiKey("view-carol", auth.RoleViewer)
 	cfg := restoreConnector(h.creds.TenantDomain, "restored")
 	cfg["access"] = []string{"view-carol"}
 	c := h.create(cfg)
@@ -116,7 +116,7 @@ func TestRestoreAfterIncident(t *testing.T) {
 		}
 	}
 
-	h.checkRestoreAccess(c.ID, clean)
+	h.checkRestoreAccess(c.ID, clean, bob, carol)
 	h.checkRestoreBadInput(c.ID, clean)
 	h.consentToRestore(c.ID)
 
@@ -234,9 +234,8 @@ func snapshotIDs(v api.RestoreView) []string {
 // checkRestoreAccess: the connector rule holds on every restore endpoint:
 // unlisted callers see nothing, listed viewers plan and read but neither
 // apply nor cancel, callers without a token are refused.
-func (h *harness) checkRestoreAccess(connectorID string, planned api.RestoreView) {
+func (h *harness) checkRestoreAccess(connectorID string, planned api.RestoreView, bob, carol string) {
 	h.t.Helper()
-	bob, carol := h.apiKey("ops-bob", auth.RoleOperator), h.apiKey("view-carol", auth.RoleViewer)
 	as := func(tok string) *harness { hh := *h; hh.key = tok; return &hh }
 	base := "/api/v1/connectors/" + connectorID + "/restores"
 	one := base + "/" + planned.ID
@@ -327,12 +326,8 @@ func (h *harness) checkRestoreBadInput(connectorID string, planned api.RestoreVi
 
 func (h *harness) apiKey(name string, role auth.Role) string {
 	h.t.Helper()
-	bucket, err := fileblob.OpenBucket(h.stack.cfg.Dev.DataDir+"/blobs", &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer bucket.Close()
-	tok, _, err := auth.NewKeyStore(bucket).Create(h.ctx, name, role)
+	keys, _ := h.keyStore()
+	tok, _, err := keys.Create(h.ctx, name, role)
 	if err != nil {
 		h.t.Fatal(err)
 	}

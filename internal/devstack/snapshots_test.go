@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/blob/fileblob"
-
 	"github.com/entravault/entravault/api"
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/repository"
@@ -136,12 +134,7 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 	defer cancel()
 	h := newHarness(t, ctx, true)
 
-	bucket, err := fileblob.OpenBucket(h.stack.cfg.Dev.DataDir+"/blobs", &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bucket.Close()
-	keys := auth.NewKeyStore(bucket)
+	keys, _ := h.keyStore()
 	key := func(name string, role auth.Role) string {
 		tok, _, err := keys.Create(ctx, name, role)
 		if err != nil {
@@ -311,7 +304,7 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 	}
 	files := untar(t, tgz)
 	n := 0
-	err = h.stack.Repository().Walk(ctx, repository.SnapshotID(s2.ID), func(typ, id string, raw []byte) error {
+	err := h.stack.Repository().Walk(ctx, repository.SnapshotID(s2.ID), func(typ, id string, raw []byte) error {
 		n++
 		if got, ok := files[api.ExportPath(typ, id)]; !ok || got != stable(t, raw) {
 			t.Errorf("export %s/%s: present %v", typ, id, ok)

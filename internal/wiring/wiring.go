@@ -140,7 +140,10 @@ func NewAPI(ctx context.Context, p APIParts) (http.Handler, error) {
 		RedirectURL: strings.TrimSuffix(cfg.API.PublicURL, "/") + "/api/v1/consent/callback", Timeout: cfg.API.ConsentTimeout,
 		HTTPClient: p.HTTPClient, RestoreClientID: p.RestoreClientID,
 	}
-	authn := &auth.Authenticator{Keys: auth.NewKeyStore(p.Storage.Bucket)}
+	// Key records are MACed with a key only the repository's keeper can
+	// give: write access to the bucket alone cannot mint a key.
+	keys := auth.NewKeyStore(p.Storage.Bucket, auth.WithRecordKey(p.Storage.Repo.DeriveKey(auth.RecordKeyPurpose)))
+	authn := &auth.Authenticator{Keys: keys}
 	issuer, audience := cfg.API.OIDCIssuer, cfg.API.OIDCAudience
 	if issuer == "" {
 		issuer, audience = p.OIDCIssuer, p.OIDCAudience
@@ -154,6 +157,7 @@ func NewAPI(ctx context.Context, p APIParts) (http.Handler, error) {
 	return api.New(api.Deps{
 		Temporal: p.Temporal, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
 		StorageCheck: p.Storage.Check, Auth: authn, Repo: p.Storage.Repo, Consent: consent, Logger: p.Logger,
+		PurgeGrace: cfg.API.PurgeGrace,
 	}), nil
 }
 
