@@ -97,6 +97,9 @@ func (h *handlers) createConnector(c echo.Context) error {
 		return err
 	}
 	cfg.Normalize()
+	if err := h.resolveAccess(c.Request().Context(), &cfg.Access); err != nil {
+		return err
+	}
 	if !p.IsAdmin() && !auth.CanSee(p, cfg.Access) && len(p.IDs) > 0 {
 		// Whoever creates a connector can see it.
 		cfg.Access = append(cfg.Access, p.IDs[0])
@@ -108,7 +111,7 @@ func (h *handlers) createConnector(c echo.Context) error {
 	id := newConnectorID()
 	state, hash := newState(id)
 	deadline := h.Now().Add(h.consentTimeout())
-	prompt := !h.tenantConsented(ctx, cfg.Tenant)
+	prompt := !h.skipConsentPrompt(ctx, p, cfg.Tenant)
 	in := workflows.ConnectorInput{ConnectorID: id, Config: cfg, ConsentStateHash: hash, ConsentDeadline: deadline, CreatedBy: p.Name}
 	_, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        workflows.ConnectorWorkflowID(id),
@@ -148,7 +151,7 @@ func (h *handlers) renewConsent(c echo.Context) error {
 	if err := h.update(c.Request().Context(), id, workflows.UpdateRenewConsent, workflows.RenewConsentInput{StateHash: hash, Deadline: deadline}, nil); err != nil {
 		return err
 	}
-	prompt := !h.tenantConsented(c.Request().Context(), sum.Tenant)
+	prompt := !h.skipConsentPrompt(c.Request().Context(), principal(c), sum.Tenant)
 	return c.JSON(http.StatusOK, CreateConnectorResponse{ID: id, Status: connector.StatusAwaitingConsent,
 		ConsentURL: h.Consent.signInURL(sum.Tenant, state, prompt), ExpiresAt: deadline.UTC()})
 }
@@ -242,6 +245,8 @@ type ConnectorView struct {
 	CreatedBy        string                                    `json:"created_by,omitempty"`
 	CreatedAt        time.Time                                 `json:"created_at"`
 	ConsentExpiresAt *time.Time                                `json:"consent_expires_at,omitempty"`
+	PurgeAt          *time.Time                                `json:"purge_at,omitempty"` // scheduled (or done) purge
+	PurgeCancelled   bool                                      `json:"purge_cancelled,omitempty"`
 }
 
 func view(id string, st workflows.ConnectorState) ConnectorView {
@@ -256,6 +261,10 @@ func view(id string, st workflows.ConnectorState) ConnectorView {
 	}
 	if v.Scopes == nil {
 		v.Scopes = map[connector.Scope]*workflows.ScopeState{}
+	}
+	if !st.PurgeAt.IsZero() {
+		at := st.PurgeAt.UTC()
+		v.PurgeAt, v.PurgeCancelled = &at, st.PurgeCancelled
 	}
 	return v
 }
@@ -378,9 +387,15 @@ func (h *handlers) patchConnector(c echo.Context) error {
 	}
 	if patch.Retention != nil {
 		cfg.Retention = *patch.Retention
+		if retentionShrinks(st.Config.Retention, cfg.Retention) && !principal(c).IsAdmin() {
+			return apiError(http.StatusForbidden, "forbidden", "shortening retention destroys backup history: it needs the admin role (operators may lengthen it)", nil)
+		}
 	}
 	if patch.Access != nil {
 		cfg.Access = *patch.Access
+		if err := h.resolveAccess(c.Request().Context(), &cfg.Access); err != nil {
+			return err
+		}
 		if p := principal(c); !p.IsAdmin() && !auth.CanSee(p, cfg.Access) {
 			return apiError(http.StatusBadRequest, "rejected", "the change would remove your own access", nil)
 		}
@@ -396,6 +411,44 @@ func (h *handlers) patchConnector(c echo.Context) error {
 	sum.Name, sum.Access = applied.Name, applied.Access
 	h.index.put(ConnectorListItem{ID: id, ConnectorSummary: sum})
 	return c.JSON(http.StatusOK, view(id, st))
+}
+
+// retentionShrinks reports whether policy next may forget a snapshot that
+// policy old keeps. A snapshot is kept when any rule keeps it (the newest
+// always is); a zero rule keeps nothing, and a policy of zeros keeps
+// everything (internal/repository/retention). So next keeps at least what
+// old keeps exactly when next keeps everything, or neither does and no
+// rule of next is lower than in old; any other change shrinks it.
+func retentionShrinks(old, next connector.Retention) bool {
+	if next == (connector.Retention{}) {
+		return false
+	}
+	return old == (connector.Retention{}) || next.Days < old.Days || next.KeepLast < old.KeepLast || next.KeepDaily < old.KeepDaily ||
+		next.KeepWeekly < old.KeepWeekly || next.KeepMonthly < old.KeepMonthly || next.KeepYearly < old.KeepYearly
+}
+
+// resolveAccess rewrites an access list to immutable principal IDs before
+// it is stored: the name of a live API key becomes "apikey:<id>" of that
+// key, so a later key given the name does not inherit its access; a UPN,
+// mail or unknown name is a 400 (users are listed as
+// "oid:<tenant id>/<object id>"). Lists stored before this rule keep their
+// name entries, which admit nobody until the list is written again.
+func (h *handlers) resolveAccess(ctx context.Context, access *[]string) error {
+	var keys *auth.KeyStore
+	if h.Auth != nil {
+		keys = h.Auth.Keys
+	}
+	out, err := auth.ResolveAccess(ctx, keys, *access)
+	switch {
+	case errors.Is(err, auth.ErrUnresolved):
+		return apiError(http.StatusBadRequest, "invalid_access", strings.TrimPrefix(err.Error(), "auth: "), nil)
+	case errors.Is(err, auth.ErrUnavailable):
+		return apiError(http.StatusServiceUnavailable, "unavailable", "cannot read API keys right now", nil)
+	case err != nil:
+		return err
+	}
+	*access = out
+	return nil
 }
 
 // RunNowRequest is POST /connectors/{id}/backups.
@@ -461,7 +514,7 @@ func (h *handlers) verify(c echo.Context) error {
 }
 
 func (h *handlers) deleteConnector(c echo.Context) error {
-	id, _, err := h.authorize(c, true)
+	id, sum, err := h.authorize(c, true)
 	if err != nil {
 		return err
 	}
@@ -472,11 +525,47 @@ func (h *handlers) deleteConnector(c echo.Context) error {
 		}
 		purge = v == "true"
 	}
-	if err := h.update(c.Request().Context(), id, workflows.UpdateDelete, workflows.DeleteInput{Purge: purge}, nil); err != nil {
+	// A purge destroys the backup history: admins only, and it waits out
+	// the grace, during which an admin can cancel it (cancelPurge).
+	if purge && !principal(c).IsAdmin() {
+		return apiError(http.StatusForbidden, "forbidden", "purging a connector's snapshots needs the admin role; delete without purge to stop its backups", nil)
+	}
+	var res workflows.DeleteResult
+	if err := h.update(c.Request().Context(), id, workflows.UpdateDelete, workflows.DeleteInput{Purge: purge, Grace: h.PurgeGrace}, &res); err != nil {
 		return err
 	}
-	h.index.remove(id)
-	return c.JSON(http.StatusAccepted, map[string]any{"id": id, "status": connector.StatusDeleted, "purge": purge})
+	body := map[string]any{"id": id, "status": connector.StatusDeleted, "purge": purge}
+	if purge {
+		body["purge_at"] = res.PurgeAt.UTC()
+		sum.Status = connector.StatusDeleted // listed until purged, so that it can be cancelled
+		h.index.put(ConnectorListItem{ID: id, ConnectorSummary: sum})
+	} else {
+		h.index.remove(id)
+	}
+	return c.JSON(http.StatusAccepted, body)
+}
+
+func init() {
+	openAPI["paths"].(map[string]any)["/api/v1/connectors/{id}/purge/cancel"] = map[string]any{"post": withParams(op("Cancel a scheduled purge during its grace (admin); the connector stays deleted and its snapshots stay", true), path("id"))}
+}
+
+// cancelPurge cancels a purge still in its grace: admins only.
+func (h *handlers) cancelPurge(c echo.Context) error {
+	id, _, err := h.authorize(c, true)
+	if err != nil {
+		return err
+	}
+	if !principal(c).IsAdmin() {
+		return apiError(http.StatusForbidden, "forbidden", "cancelling a purge needs the admin role", nil)
+	}
+	if err := h.update(c.Request().Context(), id, workflows.UpdateCancelPurge, nil, nil); err != nil {
+		return err
+	}
+	st, err := h.queryState(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, view(id, st))
 }
 
 // RunView is a run with, while it runs, the progress its backup activity

@@ -26,7 +26,7 @@ var openAPI = map[string]any{
 				"scopes":           map[string]any{"type": "object", "description": "users, groups {all|include, members}, administrative_units {all|include}, roles, applications, policies {conditional_access, named_locations, authentication_methods, authorization}, sign_ins, directory_audits"},
 				"initial_log_span": str(), "schedule": obj(map[string]any{"interval": str(), "full_resync": str()}),
 				"retention": obj(map[string]any{"days": integer(), "keep_last": integer(), "keep_daily": integer(), "keep_weekly": integer(), "keep_monthly": integer(), "keep_yearly": integer()}),
-				"access":    map[string]any{"type": "array", "items": str()},
+				"access":    map[string]any{"type": "array", "items": str(), "description": "who may see and act: apikey:<id> or oid:<tenant id>/<object id>; a key name is resolved to its live key's id"},
 			}),
 		},
 	},
@@ -45,7 +45,7 @@ var openAPI = map[string]any{
 		"/api/v1/connectors/{id}": map[string]any{
 			"get":    withParams(op("Connector configuration, status, verification report, last and next run per scope", true), path("id")),
 			"patch":  withParams(withBody(op("Change name, scopes, schedule, retention or access (validated by the workflow)", true), "ConnectorConfig"), path("id")),
-			"delete": withParams(op("Stop backups; snapshots stay under retention unless purge=true", true), path("id"), query("purge")),
+			"delete": withParams(op("Stop backups; snapshots stay under retention unless purge=true (admins only; takes effect after the purge grace, cancellable)", true), path("id"), query("purge")),
 		},
 		"/api/v1/connectors/{id}/backups": map[string]any{"post": withParams(op("Run a backup now (all scopes or one)", true), path("id"))},
 		"/api/v1/connectors/{id}/runs":    map[string]any{"get": withParams(op("Backup runs, newest first", true), path("id"), query("scope"))},

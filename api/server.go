@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -28,6 +29,9 @@ type Deps struct {
 	Consent ConsentConfig
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// PurgeGrace is how long a purge waits before it runs; admins can
+	// cancel it meanwhile.
+	PurgeGrace time.Duration
 }
 
 // MaxBodyBytes bounds request bodies; a connector config is a few KB.
@@ -47,7 +51,7 @@ func New(d Deps) *echo.Echo {
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	m := newMetrics()
 	e.Use(middleware.Recover(), m.middleware, middleware.BodyLimit("256K"))
-	h := &handlers{Deps: d}
+	h := &handlers{Deps: d, limits: newHeavyLimiter()}
 	h.index = newConnectorIndex(h.loadConnectors, d.Now)
 
 	e.GET("/healthz", h.healthz)
@@ -73,6 +77,7 @@ func New(d Deps) *echo.Echo {
 	authed.GET("/connectors/:id", h.getConnector)
 	authed.PATCH("/connectors/:id", h.patchConnector)
 	authed.DELETE("/connectors/:id", h.deleteConnector)
+	authed.POST("/connectors/:id/purge/cancel", h.cancelPurge)
 	authed.POST("/connectors/:id/backups", h.runNow)
 	authed.GET("/connectors/:id/runs", h.listRuns)
 	authed.POST("/connectors/:id/verify", h.verify)
@@ -85,7 +90,10 @@ func New(d Deps) *echo.Echo {
 
 type handlers struct {
 	Deps
-	index *connectorIndex
+	index  *connectorIndex
+	limits *heavyLimiter // exports, searches, live diffs (heavy.go)
+	// tenantIDs caches verified domain → tenant id (consent.go).
+	tenantIDs sync.Map
 }
 
 // healthz says the process is up; it checks nothing else, so an orchestrator

@@ -73,7 +73,9 @@ type ConnectorState struct {
 	Runs             []RunRecord
 	LastError        string    `json:",omitempty"`
 	LastRetention    time.Time `json:",omitempty"`
-	Purge            bool      `json:",omitempty"`
+	Purge            bool      `json:",omitempty"` // pending until PurgeAt (purge.go)
+	PurgeAt          time.Time `json:",omitzero"`
+	PurgeCancelled   bool      `json:",omitempty"` // an admin cancelled the last purge
 	RunSeq           int
 	VerifyRequested  bool `json:",omitempty"`
 	// RestoreConsent is the restore application's consent (restoreconsent.go).
@@ -131,9 +133,11 @@ type RunNowInput struct {
 	Scope connector.Scope `json:"scope,omitempty"`
 }
 
-// DeleteInput stops the connector; Purge also removes its snapshots.
+// DeleteInput stops the connector; Purge also removes its snapshots,
+// Grace after the delete (the API's --purge-grace).
 type DeleteInput struct {
 	Purge bool
+	Grace time.Duration `json:",omitempty"`
 }
 
 var (
@@ -157,6 +161,7 @@ type connectorRun struct {
 	s       *ConnectorState
 	wake    bool // a handler or a child changed something the loop must see
 	running int  // children in flight in this run
+	purging bool // the purge's grace is over: it can no longer be cancelled
 	logger  log.Logger
 }
 
@@ -194,6 +199,7 @@ func (c *connectorRun) setup(ctx workflow.Context, in ConnectorInput) error {
 		{UpdateRequestRestoreConsent, c.onRequestRestoreConsent, c.validateRequestRestoreConsent},
 		{UpdateRestoreConsent, c.onRestoreConsent, c.validateRestoreConsent},
 		{UpdateDelete, c.onDelete, c.validateDelete},
+		{UpdateCancelPurge, c.onCancelPurge, c.validateCancelPurge},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler, workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
@@ -561,8 +567,12 @@ func (c *connectorRun) continueAsNew(ctx workflow.Context) error {
 }
 
 // finish ends a deleted connector once its runs are over, purging its
-// snapshots when asked; otherwise they stay under retention.
+// snapshots when asked; otherwise they stay under retention. Histories
+// from before the purge grace purge at once.
 func (c *connectorRun) finish(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, purgeGraceChange, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		return c.finishAfterGrace(ctx)
+	}
 	if err := workflow.Await(ctx, func() bool { return c.running == 0 }); err != nil {
 		return err
 	}
@@ -747,15 +757,23 @@ func (c *connectorRun) onVerify(ctx workflow.Context) error {
 	return nil
 }
 
-func (c *connectorRun) validateDelete(_ workflow.Context, _ DeleteInput) error {
-	if c.s.Status == connector.StatusDeleted {
+// validateDelete accepts a delete of a live connector, and a purge asked
+// again of a deleted one whose purge was cancelled.
+func (c *connectorRun) validateDelete(_ workflow.Context, in DeleteInput) error {
+	if in.Grace < 0 {
+		return errors.New("delete: negative purge grace")
+	}
+	if c.s.Status == connector.StatusDeleted && !(in.Purge && c.s.PurgeCancelled && !c.s.Purge) {
 		return fmt.Errorf("delete: %w (%s)", errWrongStatus, c.s.Status)
 	}
 	return nil
 }
 
-func (c *connectorRun) onDelete(ctx workflow.Context, in DeleteInput) error {
+func (c *connectorRun) onDelete(ctx workflow.Context, in DeleteInput) (DeleteResult, error) {
 	c.s.Purge = in.Purge
+	if in.Purge {
+		c.s.PurgeAt, c.s.PurgeCancelled = workflow.Now(ctx).Add(in.Grace), false
+	}
 	c.setStatus(ctx, connector.StatusDeleted)
-	return nil
+	return DeleteResult{PurgeAt: c.s.PurgeAt}, nil
 }

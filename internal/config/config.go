@@ -84,6 +84,8 @@ type API struct {
 	ConsentTimeout time.Duration
 	OIDCIssuer     string // optional: accept access tokens from this issuer
 	OIDCAudience   string
+	// PurgeGrace is how long a purge waits, cancellable by an admin.
+	PurgeGrace time.Duration
 }
 
 // Storage is where snapshots go, as gocloud.dev URLs.
@@ -145,6 +147,7 @@ func FlagSet(role Role) (*flag.FlagSet, *Config) {
 		fs.DurationVar(&c.API.ConsentTimeout, "consent-timeout", 72*time.Hour, "how long a connector's sign-in link stays valid")
 		fs.StringVar(&c.API.OIDCIssuer, "oidc-issuer", "", "accept OIDC access tokens from this issuer (besides API keys)")
 		fs.StringVar(&c.API.OIDCAudience, "oidc-audience", "", "audience the OIDC access tokens must carry")
+		fs.DurationVar(&c.API.PurgeGrace, "purge-grace", 7*24*time.Hour, "how long a connector's purge waits before its snapshots are removed; an admin can cancel it meanwhile")
 	}
 	if role == RoleWorker || role == RoleAPI {
 		fs.StringVar(&c.Graph.ClientID, "graph-client-id", "", "backup application (client) id")
@@ -246,6 +249,9 @@ func (c *Config) Validate() error {
 		}
 		if (c.API.OIDCIssuer == "") != (c.API.OIDCAudience == "") {
 			bad("oidc-issuer", "--oidc-issuer and --oidc-audience go together")
+		}
+		if c.API.PurgeGrace < 0 {
+			bad("purge-grace", "must not be negative")
 		}
 	}
 	if c.Role == RoleAPI && c.Graph.ClientSecretFile == "" {

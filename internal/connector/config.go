@@ -51,7 +51,7 @@ type Config struct {
 	InitialLogSpan string    `json:"initial_log_span,omitempty"` // "72h", "30d": how far back the first log backup reads
 	Schedule       Schedule  `json:"schedule"`
 	Retention      Retention `json:"retention"`
-	Access         []string  `json:"access,omitempty"` // principals (user object ids, UPNs or API key names) allowed to see and act
+	Access         []string  `json:"access,omitempty"` // immutable principal ids (apikey:<id>, oid:<tid>/<oid>) allowed to see and act
 }
 
 // Scopes selects what is backed up; a nil pointer means off.
@@ -336,7 +336,7 @@ const (
 	// StatusNeedsConsent: a backup was refused for good (consent revoked,
 	// a permission removed); an administrator must consent again.
 	StatusNeedsConsent Status = "needs_consent"
-	StatusActive             Status = "active"
-	StatusPaused             Status = "paused"
-	StatusDeleted            Status = "deleted"
+	StatusActive       Status = "active"
+	StatusPaused       Status = "paused"
+	StatusDeleted      Status = "deleted"
 )

@@ -40,6 +40,7 @@ func testConfig(t testing.TB, dir string) *config.Config {
 	cfg.Dev.TemporalHTTPPort = freePort(t)
 	cfg.Dev.UIPort = freePort(t)
 	cfg.API.Addr = "127.0.0.1:0"
+	cfg.API.PurgeGrace = purgeGraceInTests
 	cfg.Dev.NoSimulator = true
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -325,8 +325,9 @@ func TestConnectorLifecycle(t *testing.T) {
 		t.Fatalf("before the purge, the bucket holds only %v", left)
 	}
 
-	// DELETE ?purge=true stops the connector and removes everything of it:
-	// backups, live reads, restore plans; the bucket's listing shows none.
+	// DELETE ?purge=true stops the connector and, after the grace
+	// (purgeGraceInTests), removes everything of it: backups, live reads,
+	// restore plans; the bucket's listing shows none.
 	if code := h.call("DELETE", "/api/v1/connectors/"+c.ID+"?purge=true", nil, nil); code != http.StatusAccepted {
 		t.Fatalf("delete: %d", code)
 	}
