@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/oauth2"
 
+	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/workflows"
 )
@@ -75,14 +77,77 @@ func (cc ConsentConfig) signInURL(tenant, state string, prompt bool) string {
 	return strings.TrimSuffix(cc.AuthorityHost, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/authorize?" + q.Encode()
 }
 
-// tenantConsented reports whether another connector of the tenant is
-// already active: its consent is on record.
-func (h *handlers) tenantConsented(ctx context.Context, tenant string) bool {
-	q := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND %s = '%s'", workflows.ConnectorWorkflowName,
-		workflows.TenantIDKey.GetName(), escapeQuery(tenant), workflows.ConnectorStatusKey.GetName(), connector.StatusActive)
-	resp, err := h.Temporal.ListWorkflow(ctx, listRequest(h.Namespace, q, 1, nil))
-	return err == nil && len(resp.GetExecutions()) > 0
+// skipConsentPrompt says whether the sign-in link may leave out the
+// consent prompt: only when the tenant already consented (an active
+// connector of it exists) and the caller may see such a connector, or is
+// an admin. Anyone else gets the prompt, so a stranger cannot ride a
+// consent given for someone else's connector (a Global Administrator with
+// a live session would be signed in silently), and the link's shape
+// reveals nothing about other connectors.
+func (h *handlers) skipConsentPrompt(ctx context.Context, p auth.Principal, tenant string) bool {
+	tid := h.tenantIDOf(ctx, tenant)
+	q := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND %s IN ('%s', '%s')", workflows.ConnectorWorkflowName,
+		workflows.ConnectorStatusKey.GetName(), connector.StatusActive, workflows.TenantIDKey.GetName(), escapeQuery(tid), escapeQuery(tenant))
+	resp, err := h.Temporal.ListWorkflow(ctx, listRequest(h.Namespace, q, 100, nil))
+	if err != nil {
+		return false
+	}
+	for _, e := range resp.GetExecutions() {
+		sum, err := decodeSummary(e.GetMemo())
+		if err == nil && (p.IsAdmin() || auth.CanSee(p, sum.Access)) {
+			return true
+		}
+	}
+	return false
 }
+
+// tenantIDOf resolves a verified domain to its tenant id through the
+// authority's OpenID discovery document (its issuer names the tenant), so
+// a connector typed with a domain matches one typed with the id. A GUID,
+// or a domain that does not resolve, is returned as given.
+func (h *handlers) tenantIDOf(ctx context.Context, tenant string) string {
+	if guidRE.MatchString(tenant) || h.Consent.AuthorityHost == "" {
+		return tenant
+	}
+	if tid, ok := h.tenantIDs.Load(strings.ToLower(tenant)); ok {
+		return tid.(string)
+	}
+	cctx := ctx
+	if h.Consent.HTTPClient != nil {
+		cctx = oidc.ClientContext(ctx, h.Consent.HTTPClient)
+	}
+	u := strings.TrimSuffix(h.Consent.AuthorityHost, "/") + "/" + url.PathEscape(tenant) + "/v2.0"
+	provider, err := oidc.NewProvider(cctx, u)
+	if err != nil {
+		// The discovery document names the tenant id as its issuer, not
+		// the domain asked for: go-oidc reports the mismatch, which
+		// carries the issuer.
+		var tid string
+		if m := issuerTenantRE.FindStringSubmatch(err.Error()); m != nil {
+			tid = m[1]
+		}
+		if tid == "" {
+			return tenant
+		}
+		h.tenantIDs.Store(strings.ToLower(tenant), tid)
+		return tid
+	}
+	var claims struct {
+		Issuer string `json:"issuer"`
+	}
+	if provider.Claims(&claims) == nil {
+		if m := issuerTenantRE.FindStringSubmatch(claims.Issuer); m != nil {
+			h.tenantIDs.Store(strings.ToLower(tenant), m[1])
+			return m[1]
+		}
+	}
+	return tenant
+}
+
+var (
+	guidRE         = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	issuerTenantRE = regexp.MustCompile(`/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/v2\.0`)
+)
 
 var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Entravault – {{.Title}}</title>

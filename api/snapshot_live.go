@@ -16,9 +16,8 @@ import (
 
 // readLive reads one scope of the tenant as it is now, by running the scope
 // backup workflow (the API itself never talks to Graph) into a full
-// snapshot of the connector's live namespace, and returns it. The previous
-// live read is pruned first, so at most one live snapshot per scope stays;
-// its id is in the diff's "to", for paging.
+// snapshot of the connector's live namespace, and returns it; its id is
+// in the diff's "to", for paging.
 func (h *handlers) readLive(ctx context.Context, connectorID string, scope connector.Scope) (repository.SnapshotID, error) {
 	st, err := h.queryState(ctx, connectorID)
 	if err != nil {
@@ -27,9 +26,9 @@ func (h *handlers) readLive(ctx context.Context, connectorID string, scope conne
 	if st.Status != connector.StatusActive {
 		return "", apiError(http.StatusConflict, "wrong_status", "the connector is "+string(st.Status)+": the tenant cannot be read", nil)
 	}
-	// Best effort: a running backup holds the repository; the old live
-	// snapshot is then pruned next time.
-	_, _ = h.Repo.Prune(ctx, repository.PruneOptions{Connector: connector.LiveNamespace(connectorID), Scope: string(scope), All: true})
+	// A GET stays a read: the API never prunes; the worker's daily
+	// retention keeps the newest live read per scope. How often a caller
+	// may read the tenant live is bounded in heavy.go.
 	now := h.Now().UTC()
 	runID := fmt.Sprintf("live-%s-%d", scope, now.UnixNano())
 	run, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

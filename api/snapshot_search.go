@@ -108,6 +108,19 @@ type cacheEntry[T any] struct {
 // searchIndexes: a 100k-user snapshot's index is about 20 MB.
 var searchIndexes = &snapCache[*searchIndex]{max: 4, build: buildSearchIndex}
 
+// has reports whether the snapshot's value is built or being built.
+func (c *snapCache[T]) has(repo *repository.Repository, snap repository.SnapshotID) bool {
+	key := repo.ID() + "/" + string(snap)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // get returns the value for a snapshot, building it once however many
 // requests ask at the same time. A failed build is not kept.
 func (c *snapCache[T]) get(ctx context.Context, repo *repository.Repository, snap repository.SnapshotID) (T, error) {

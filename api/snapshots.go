@@ -29,11 +29,11 @@ import (
 func registerSnapshotRoutes(g *echo.Group, h *handlers) {
 	g.GET("/connectors/:id/snapshots", h.snapshotRoute((*snapshotService).listSnapshots))
 	g.GET("/connectors/:id/snapshots/:sid", h.snapshotRoute((*snapshotService).showSnapshot))
-	g.GET("/connectors/:id/snapshots/:sid/objects", h.snapshotRoute((*snapshotService).listObjects))
-	g.GET("/connectors/:id/snapshots/:sid/export", h.snapshotRoute((*snapshotService).export))
+	g.GET("/connectors/:id/snapshots/:sid/objects", h.snapshotRoute(h.heavy(h.buildingSearchIndex, (*snapshotService).listObjects)))
+	g.GET("/connectors/:id/snapshots/:sid/export", h.snapshotRoute(h.heavy(always, (*snapshotService).export)))
 	g.GET("/connectors/:id/objects/:oid", h.snapshotRoute((*snapshotService).getObject))
 	g.GET("/connectors/:id/objects/:oid/history", h.snapshotRoute((*snapshotService).history))
-	g.GET("/connectors/:id/diff", h.snapshotRoute((*snapshotService).diff))
+	g.GET("/connectors/:id/diff", h.snapshotRoute(h.heavy(comparingLive, (*snapshotService).diff)))
 }
 
 func init() {
