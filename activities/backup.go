@@ -79,7 +79,7 @@ func (r *scopeRun) heartbeat(ctx context.Context) {
 	_, throttled, waited := r.httpTotals()
 	hb.Live = &LiveProgress{Source: r.sources[min(r.p.Source, len(r.sources)-1)].Name, Pages: r.p.Pages, Requests: r.p.Requests,
 		Objects: r.p.Objects, Changed: r.p.Changed, Removed: r.p.Removed, BytesRead: r.p.BytesRead, Throttled: throttled, WaitedMs: waited}
-	activity.RecordHeartbeat(ctx, hb)
+	r.beats.record(ctx, hb)
 }
 
 const stateLastFull = "lastFullSync"
@@ -117,6 +117,7 @@ func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult,
 			run.w.Abort()
 		}
 	}()
+	defer run.beats.keepAlive(ctx)()
 	res, err := run.readAll(ctx)
 	if err != nil && IsDeltaExpired(err) && !run.p.Full {
 		// The delta token expired: read everything again into a fresh
@@ -140,6 +141,7 @@ func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult,
 
 type scopeRun struct {
 	b       *Backup
+	beats   heartbeats
 	g       Graph
 	stats   *CallStats // this attempt's HTTP attempts, throttling, waits
 	in      BackupInput

@@ -104,6 +104,7 @@ func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (Resto
 		return RestoreApplyResult{}, err
 	}
 	defer run.w.Abort()
+	defer run.beats.keepAlive(ctx)()
 	err = a.Repo.Scan(ctx, plan.ID, restore.ActionType, restore.ActionType, run.p.Last, func(_, key string, load func() ([]byte, error)) error {
 		return run.step(ctx, key, load)
 	})
@@ -124,6 +125,7 @@ func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (Resto
 
 type applyRun struct {
 	*Restore
+	beats   heartbeats
 	in      RestoreApplyInput
 	g       GraphWriter
 	idmap   *restore.IDMap
@@ -191,7 +193,7 @@ func (r *applyRun) step(ctx context.Context, key string, load func() ([]byte, er
 	if time.Since(r.saved) >= r.checkpointEvery() {
 		return r.checkpoint(ctx)
 	}
-	activity.RecordHeartbeat(ctx, r.p)
+	r.beats.record(ctx, r.p)
 	return nil
 }
 
@@ -213,7 +215,7 @@ func (r *applyRun) checkpoint(ctx context.Context) error {
 		return err
 	}
 	r.p.Checkpoint, r.saved = &cp, time.Now()
-	activity.RecordHeartbeat(ctx, r.p)
+	r.beats.record(ctx, r.p)
 	return nil
 }
 

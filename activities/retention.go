@@ -39,6 +39,14 @@ func (a *Retention) ApplyRetention(ctx context.Context, in RetentionInput) (Rete
 		res.PacksRemoved += rep.PacksDeleted
 		res.BytesFreed += rep.BytesFreed
 		activity.RecordHeartbeat(ctx, res)
+		// Live reads (diffs with the tenant, restore plans) keep only the
+		// newest per scope: only workers prune.
+		live, err := a.Repo.Prune(ctx, repository.PruneOptions{Connector: connector.LiveNamespace(in.ConnectorID), Scope: string(sc),
+			Policy: repository.RetentionPolicy{KeepLast: 1}})
+		if err != nil && !errors.Is(err, repository.ErrNotFound) {
+			return res, err
+		}
+		res.SnapshotsRemoved += len(live.Forget)
 	}
 	return res, nil
 }

@@ -60,7 +60,7 @@ type BackupInput struct {
 	FullResyncEvery time.Duration `json:",omitempty"`
 	Time            time.Time
 	// HeartbeatTimeout overrides how soon a lost worker is noticed and the
-	// run retried elsewhere (default 2 minutes).
+	// run retried elsewhere (default 20 s).
 	HeartbeatTimeout time.Duration `json:",omitempty"`
 }
 

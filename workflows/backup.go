@@ -25,11 +25,16 @@ var (
 	}
 )
 
+// backupHeartbeat is how soon a lost worker's backup is noticed; with the
+// retry's first interval, it resumes on another worker within 30 s. The
+// activity heartbeats at least every 5 s while it runs (keep-alive).
+const backupHeartbeat = 20 * time.Second
+
 // ScopeBackupWorkflow backs up one scope of one connector into one
 // snapshot. The activity heartbeats its Graph cursor and the repository
 // checkpoint, so a retry after a worker crash resumes where it stopped.
 func ScopeBackupWorkflow(ctx workflow.Context, in activities.BackupInput) (activities.BackupResult, error) {
-	heartbeat := 2 * time.Minute
+	heartbeat := backupHeartbeat
 	if in.HeartbeatTimeout > 0 {
 		heartbeat = in.HeartbeatTimeout
 	}

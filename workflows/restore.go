@@ -38,8 +38,13 @@ const (
 	RestorePartiallySucceeded RestoreStatus = "partially_succeeded"
 	RestoreFailed             RestoreStatus = "failed"
 	RestoreCancelled          RestoreStatus = "cancelled"
-	planExpiry                              = 7 * 24 * time.Hour
-	applyHeartbeat                          = 30 * time.Second
+)
+
+const (
+	// planExpiry is how long a plan waits to be applied.
+	planExpiry = 7 * 24 * time.Hour
+	// applyHeartbeat is how soon a lost worker's apply resumes elsewhere.
+	applyHeartbeat = backupHeartbeat
 )
 
 // RestoreInput starts a restore. Snapshots are the backed-up snapshot of

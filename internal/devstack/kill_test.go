@@ -74,7 +74,7 @@ func startWorkerProcess(t *testing.T, spec workerSpec) *exec.Cmd {
 // of a users backup; a new worker process resumes from the last heartbeat,
 // without reading everything again, and the snapshot holds every user.
 func TestWorkerKilledMidRun(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	srv, err := devserver.Start(devserver.Options{Namespace: "default", SearchAttributes: workflows.SearchAttributes()})
 	if err != nil {
@@ -83,8 +83,15 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	defer srv.Stop()
 	sim := tenantsim.NewTest(t, tenantsim.Options{Seed: 11, Users: 2000, Groups: 2, AdministrativeUnits: 1, Applications: 1,
 		Throttle: tenantsim.ThrottleConfig{Disabled: true}})
-	// 40 pages of 50 users at 150 ms each: a run of several seconds.
-	sim.Graph().SetFaults(graphapi.Faults{Latency: 150 * time.Millisecond})
+	// 40 pages of 50 users at 150 ms each: a run of several seconds, with
+	// a 3 s heartbeat timeout. ENTRAVAULT_MEASURE_RECOVERY=1 measures with
+	// the production heartbeat timeout instead (the SDK then reports
+	// heartbeats only every 16 s, so pages are made slow): about 2 minutes.
+	latency, heartbeat := 150*time.Millisecond, 3*time.Second
+	if os.Getenv("ENTRAVAULT_MEASURE_RECOVERY") == "1" {
+		latency, heartbeat = 1500*time.Millisecond, 0
+	}
+	sim.Graph().SetFaults(graphapi.Faults{Latency: latency})
 	spec := workerSpec{Temporal: srv.HostPort(), Queue: "killtest", RepoDir: t.TempDir(), Creds: sim.Credentials()}
 	first := startWorkerProcess(t, spec)
 
@@ -95,7 +102,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	defer c.Close()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "killtest-users", TaskQueue: spec.Queue}, workflows.ScopeBackupWorkflow,
 		activities.BackupInput{ConnectorID: "c-0000000000000001", TenantID: spec.Creds.TenantID, RunID: "r1", Scope: connector.ScopeUsers,
-			Time: time.Now().UTC(), HeartbeatTimeout: 3 * time.Second})
+			Time: time.Now().UTC(), HeartbeatTimeout: heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +134,29 @@ func TestWorkerKilledMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = first.Process.Wait()
+	killedAt := time.Now()
 	requestsAtKill := sim.Graph().Counters().Total.Requests
 	startWorkerProcess(t, spec)
+	// Recovery: the retried attempt's first heartbeat on the new worker.
+	for recovered := false; !recovered; time.Sleep(100 * time.Millisecond) {
+		desc, err := c.DescribeWorkflowExecution(ctx, run.GetID(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pas := desc.GetPendingActivities()
+		if len(pas) == 0 {
+			break // done already
+		}
+		for _, pa := range pas {
+			if pa.GetAttempt() >= 2 && pa.GetLastHeartbeatTime().AsTime().After(killedAt) {
+				recovered = true
+				t.Logf("recovery: the backup resumed on the new worker %v after the kill", time.Since(killedAt).Round(100*time.Millisecond))
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the backup never resumed")
+		}
+	}
 
 	var res activities.BackupResult
 	if err := run.Get(ctx, &res); err != nil {
