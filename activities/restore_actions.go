@@ -214,6 +214,8 @@ func (r *applyRun) recreate(ctx context.Context, a *restore.Action) error {
 
 func (r *applyRun) mapID(a *restore.Action, id string) {
 	a.NewID = id
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if id != a.ID {
 		r.idmap.Set(a.ID, id)
 		r.created[a.ID] = id

@@ -105,6 +105,8 @@ func (r *applyRun) consistent(ctx context.Context, ids []string, fn func() error
 }
 
 func (r *applyRun) anyFresh(ids []string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, id := range ids {
 		if t, ok := r.fresh[id]; ok && time.Since(t) < 5*time.Minute {
 			return true

@@ -232,11 +232,10 @@ func (p *Planner) Relation(relType, ownerID string, snap, live, owner []byte) er
 	if !p.selected(rel.Owner, ownerID) {
 		return nil
 	}
+	notWritable := ""
 	if owner != nil {
 		if kind := Kinds[rel.Owner]; kind != nil && kind.NotWritable != nil {
-			if reason := kind.NotWritable(decode(owner)); reason != "" {
-				return nil // the owner's own skip says why
-			}
+			notWritable = kind.NotWritable(decode(owner))
 		}
 	}
 	want, have := map[string]bool{}, setOf(refIDs(live)...)
@@ -260,6 +259,13 @@ func (p *Planner) Relation(relType, ownerID string, snap, live, owner []byte) er
 	}
 	sort.Strings(add)
 	sort.Strings(remove)
+	if notWritable != "" {
+		if len(add)+len(remove) == 0 {
+			return nil
+		}
+		return p.add(Action{Kind: Skip, Type: rel.Owner, ID: ownerID, Relation: rel.Name, Links: append(add, remove...),
+			Reason: "links not restored: " + notWritable})
+	}
 	return p.links(rel, ownerID, add, remove)
 }
 

@@ -173,3 +173,18 @@ func TestSelectionNarrowsThePlan(t *testing.T) {
 		t.Fatal("an unknown type was accepted")
 	}
 }
+
+func TestPlannerReportsLinksOfExchangeGroups(t *testing.T) {
+	var out planned
+	p := NewPlanner(DefaultOptions(), Selection{}, nil, NewIDMap(), out.emit)
+	dl := obj(map[string]any{"id": "g-dl", "mailEnabled": true, "securityEnabled": false})
+	if err := p.Relation("group.members", "g-dl", members("u1", "u2"), members("u1"), dl); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Relation("group.members", "g-dl2", members("u1"), members("u1"), dl); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.actions) != 1 || out.actions[0].Kind != Skip || out.actions[0].Reason == "" || !slices.Equal(out.actions[0].Links, []string{"u2"}) {
+		t.Fatalf("a distribution list's lost member must be a skip with its reason: %+v", out.actions)
+	}
+}

@@ -415,17 +415,21 @@ func (e *expr) timeRange(prop string) (from, to time.Time) {
 }
 
 // idSet returns the ids of a pure "id eq 'x' or id in (...)" filter.
-func (e *expr) idSet() ([]string, bool) {
+func (e *expr) idSet() ([]string, bool) { return e.valuesOf("id") }
+
+// valuesOf returns the values of a pure "prop eq 'x' or prop in (...)"
+// filter.
+func (e *expr) valuesOf(prop string) ([]string, bool) {
 	if e == nil {
 		return nil, false
 	}
 	switch e.op {
 	case "or":
-		a, ok1 := e.left.idSet()
-		b, ok2 := e.right.idSet()
+		a, ok1 := e.left.valuesOf(prop)
+		b, ok2 := e.right.valuesOf(prop)
 		return append(a, b...), ok1 && ok2
 	case "eq", "in":
-		if e.prop != "id" {
+		if e.prop != prop {
 			return nil, false
 		}
 		var out []string

@@ -155,6 +155,14 @@ func matchPattern(p string, segs []string) bool {
 
 func literalCount(p string) int { return len(strings.Split(p, "/")) - strings.Count(p, "{") }
 
+// listRefs lists refs, the filter already applied.
+func (s *Server) listRefs(c *reqCtx, refs []model.Ref, context string) *graphError {
+	q := *c.q
+	q.filter = nil
+	c.q = &q
+	return s.list(c, s.refs(refs, context))
+}
+
 func listKind(k model.Kind, context string) handler {
 	return func(s *Server, c *reqCtx) *graphError {
 		if e := need(c, readRoles(k)...); e != nil {
@@ -173,17 +181,25 @@ func listKind(k model.Kind, context string) handler {
 		}
 		s.t.RLock()
 		defer s.t.RUnlock()
-		if ids, ok := c.q.filter.idSet(); ok { // fast path: no scan for id filters
+		// Fast paths, no scan: filters on ids, and users by UPN (a
+		// restore looks every re-created user up by it).
+		if ids, ok := c.q.filter.idSet(); ok {
 			var refs []model.Ref
 			for _, id := range ids {
 				if r, err := s.find(id, k); err == nil {
 					refs = append(refs, r)
 				}
 			}
-			q := *c.q
-			q.filter = nil
-			c.q = &q
-			return s.list(c, s.refs(refs, context))
+			return s.listRefs(c, refs, context)
+		}
+		if upns, ok := c.q.filter.valuesOf("userPrincipalName"); ok && k == model.KindUser {
+			var refs []model.Ref
+			for _, upn := range upns {
+				if r, ok := s.t.UserByUPN(upn); ok {
+					refs = append(refs, r)
+				}
+			}
+			return s.listRefs(c, refs, context)
 		}
 		src := s.objects(k, context)
 		if k == model.KindGroup || k == model.KindAU {

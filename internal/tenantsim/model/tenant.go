@@ -305,6 +305,16 @@ func (t *Tenant) Durable(e int, seq uint64) bool {
 	return seq <= t.Seq()
 }
 
+// UserByUPN finds a live user by user principal name (any case).
+func (t *Tenant) UserByUPN(upn string) (Ref, bool) {
+	i, ok := t.upns[strings.ToLower(upn)]
+	if !ok {
+		return 0, false
+	}
+	r := MakeRef(KindUser, i)
+	return r, t.IsLive(r)
+}
+
 // Lookup finds a live or deleted object by id.
 func (t *Tenant) Lookup(id ID) (Ref, bool) {
 	r, ok := t.byID[id]
