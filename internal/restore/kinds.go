@@ -152,19 +152,24 @@ func groupReadOnly(p string) string {
 // mail-enabled security groups and distribution lists belong to Exchange.
 func groupNotWritable(g map[string]any) string {
 	mailEnabled, _ := g["mailEnabled"].(bool)
-	unified := false
-	if types, ok := g["groupTypes"].([]any); ok {
-		for _, t := range types {
-			unified = unified || t == "Unified"
-		}
-	}
-	if mailEnabled && !unified {
+	if mailEnabled && !unified(g) {
 		if sec, _ := g["securityEnabled"].(bool); sec {
 			return "mail-enabled security groups are managed in Exchange Online, not writable through Graph"
 		}
 		return "distribution lists are managed in Exchange Online, not writable through Graph"
 	}
 	return ""
+}
+
+// unified reports a Microsoft 365 group.
+func unified(g map[string]any) bool {
+	types, _ := g["groupTypes"].([]any)
+	for _, t := range types {
+		if t == "Unified" {
+			return true
+		}
+	}
+	return false
 }
 
 // synced reports an object whose source of authority is on-premises AD.

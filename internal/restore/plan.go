@@ -219,6 +219,11 @@ func (p *Planner) added(kind *Kind, id string, live map[string]any) error {
 	if synced(live) {
 		return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Reason: "created after the snapshot, not removed: synced from on-premises"})
 	}
+	if kind.Type == "group" && !unified(live) {
+		// Rollback only soft-deletes; Graph deletes a security group for good.
+		return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name,
+			Reason: "created after the snapshot, not removed: deleting a security group is permanent, and rollback never hard-deletes"})
+	}
 	return p.add(Action{Kind: DeleteAdded, Type: kind.Type, ID: id, Name: name})
 }
 

@@ -143,13 +143,15 @@ func TestPlannerSkipsWhatGraphCannotWrite(t *testing.T) {
 		p.Object("user", "u-s", syncedUser, syncedNow),
 		p.Object("user", "u-s2", syncedUser, nil),
 		p.Object("user", "u-added", nil, user("u-added", "added@x", "X")),
+		p.Object("group", "g-sec", nil, obj(map[string]any{"id": "g-sec", "securityEnabled": true, "mailEnabled": false})),
+		p.Object("group", "g-m365", nil, obj(map[string]any{"id": "g-m365", "groupTypes": []string{"Unified"}, "mailEnabled": true})),
 	} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	got := out.kinds()
-	want := []string{"delete_added:user:u-added", "skip:group:g-dl", "skip:user:u-s", "skip:user:u-s2"}
+	want := []string{"delete_added:group:g-m365", "delete_added:user:u-added", "skip:group:g-dl", "skip:group:g-sec", "skip:user:u-s", "skip:user:u-s2"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v want %v", got, want)
 	}
