@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -164,7 +163,7 @@ func mapError(err error) error {
 				ge.Location = loc[0]
 			}
 			if ra := oe.ResponseHeaders.Get("Retry-After"); len(ra) > 0 {
-				ge.RetryAfter = retryAfter(ra[0])
+				ge.RetryAfter = graph.RetryAfter(ra[0])
 			}
 		}
 		return ge
@@ -174,15 +173,4 @@ func mapError(err error) error {
 		return &activities.TokenError{Err: err}
 	}
 	return err
-}
-
-// retryAfter parses seconds (fractions rounded up) or an HTTP date.
-func retryAfter(v string) time.Duration {
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
-		return time.Duration(math.Ceil(f)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }

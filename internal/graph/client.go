@@ -94,7 +94,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("graph: auth provider: %w", err)
 	}
 	opts := msgraphsdk.GetDefaultClientOptions()
-	httpClient := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(observingTransport{transport},
+	httpClient := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(observingTransport{&throttleGate{next: transport}},
 		msgraphcore.GetDefaultMiddlewaresWithOptions(&opts)...)}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, httpClient)
 	if err != nil {

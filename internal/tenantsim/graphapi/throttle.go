@@ -64,6 +64,9 @@ type throttler struct {
 	// notBefore holds the Retry-After deadline we gave each app+class, to
 	// count early retries.
 	notBefore map[string]time.Time
+	// retryNotBefore is the same deadline by client-request-id, to tell a
+	// retry from another request (early).
+	retryNotBefore map[string]time.Time
 }
 
 func newThrottler(cfg ThrottleConfig, users int, now func() time.Time) *throttler {
@@ -92,7 +95,7 @@ func newThrottler(cfg ThrottleConfig, users int, now func() time.Time) *throttle
 	if cfg.CAInterval <= 0 {
 		cfg.CAInterval = time.Second
 	}
-	return &throttler{cfg: cfg, now: now, buckets: map[string]*bucket{}, notBefore: map[string]time.Time{}}
+	return &throttler{cfg: cfg, now: now, buckets: map[string]*bucket{}, notBefore: map[string]time.Time{}, retryNotBefore: map[string]time.Time{}}
 }
 
 // take spends cost from the bucket named key (capacity per window) and
@@ -132,6 +135,23 @@ func ruCost(c *reqCtx, base int) int {
 	return max(base, 1)
 }
 
+// early reports a retry sent before the Retry-After it was given. A retry
+// is the same request again (the SDK keeps its client-request-id); other
+// requests in flight when the 429 was sent could not know of it. Without
+// the header, any request of the app inside the window counts.
+func (t *throttler) early(c *reqCtx, key string) bool {
+	now := t.now()
+	if id := c.r.Header.Get("client-request-id"); id != "" {
+		nb, ok := t.retryNotBefore[id]
+		if ok && !now.Before(nb) {
+			delete(t.retryNotBefore, id)
+		}
+		return ok && now.Before(nb)
+	}
+	nb, ok := t.notBefore[key]
+	return ok && now.Before(nb)
+}
+
 // admit applies the limits to one request; a non-nil error is the 429.
 func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *graphError {
 	if t.cfg.Disabled {
@@ -141,7 +161,7 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 	defer t.mu.Unlock()
 	app := c.caller.AppID
 	key := fmt.Sprintf("%d/%s", class.kind, app)
-	if nb, ok := t.notBefore[key]; ok && t.now().Before(nb) {
+	if t.early(c, key) {
 		stats.earlyRetry(c.route)
 	}
 	var wait time.Duration
@@ -178,6 +198,16 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 	// seconds or clients would come back too early.
 	secs := int(math.Ceil(wait.Seconds()))
 	t.notBefore[key] = t.now().Add(time.Duration(secs) * time.Second)
+	if id := c.r.Header.Get("client-request-id"); id != "" {
+		if len(t.retryNotBefore) > 10_000 { // requests never retried
+			for k, nb := range t.retryNotBefore {
+				if !t.now().Before(nb) {
+					delete(t.retryNotBefore, k)
+				}
+			}
+		}
+		t.retryNotBefore[id] = t.notBefore[key]
+	}
 	e := errf(429, "TooManyRequests", "Please retry again later.")
 	e.header = map[string]string{
 		"Retry-After":                    strconv.Itoa(secs),
