@@ -32,17 +32,24 @@ func (r *applyRun) addLinks(ctx context.Context, a *restore.Action) error {
 	if a.Relation == "manager" {
 		return r.setManager(ctx, a, owner, ids[0])
 	}
-	added, already := 0, 0
+	var added, already int
+	var missing []string
 	for start := 0; start < len(ids); start += bindBatch {
 		batch := ids[start:min(start+bindBatch, len(ids))]
-		n, m, err := r.addBatch(ctx, a, owner, batch)
+		n, m, gone, err := r.addBatch(ctx, a, owner, batch)
 		if err != nil {
 			return err
 		}
-		added, already = added+n, already+m
+		added, already, missing = added+n, already+m, append(missing, gone...)
 	}
 	a.Outcome, a.Note = restore.Succeeded, fmt.Sprintf("%d added, %d already there", added, already)
-	if added == 0 {
+	switch {
+	case len(missing) > 0 && added == 0 && already == 0:
+		a.Outcome = restore.Skipped
+		a.Note = "not restored: the linked objects are not in the tenant (deleted, and not in this snapshot): " + strings.Join(missing, ", ")
+	case len(missing) > 0:
+		a.Note += "; not restored, not in the tenant (deleted, and not in this snapshot): " + strings.Join(missing, ", ")
+	case added == 0:
 		a.Outcome = restore.AlreadyDone
 	}
 	return nil
@@ -50,7 +57,9 @@ func (r *applyRun) addLinks(ctx context.Context, a *restore.Action) error {
 
 // addBatch binds up to 20 references in one PATCH (groups), falling back
 // to one request each when some exist already or for administrative units.
-func (r *applyRun) addBatch(ctx context.Context, a *restore.Action, owner string, ids []string) (added, already int, err error) {
+// A reference to an object that no longer exists (deleted for good, not in
+// the snapshot) is reported as missing, not failed: Graph cannot link it.
+func (r *applyRun) addBatch(ctx context.Context, a *restore.Action, owner string, ids []string) (added, already int, missing []string, err error) {
 	if a.Type == "group" && len(ids) > 1 {
 		refs := make([]string, len(ids))
 		for i, id := range ids {
@@ -61,10 +70,10 @@ func (r *applyRun) addBatch(ctx context.Context, a *restore.Action, owner string
 			return err
 		})
 		if err == nil {
-			return len(ids), 0, nil
+			return len(ids), 0, nil, nil
 		}
-		if !alreadyThere(err) {
-			return 0, 0, err
+		if !alreadyThere(err) && !notVisibleYet(err) {
+			return 0, 0, nil, err
 		}
 	}
 	for _, id := range ids {
@@ -77,11 +86,13 @@ func (r *applyRun) addBatch(ctx context.Context, a *restore.Action, owner string
 			added++
 		case alreadyThere(err):
 			already++
+		case notVisibleYet(err) && GraphStatus(err) == http.StatusBadRequest:
+			missing = append(missing, id)
 		default:
-			return added, already, err
+			return added, already, missing, err
 		}
 	}
-	return added, already, nil
+	return added, already, missing, nil
 }
 
 // consistent retries fn while Entra does not see an object this apply just
@@ -131,8 +142,12 @@ func (r *applyRun) setManager(ctx context.Context, a *restore.Action, user, mana
 		_, err := r.call(ctx, a, http.MethodPut, user+"/manager/$ref", map[string]string{"@odata.id": directoryObjectURL(manager)})
 		return err
 	})
-	if err == nil {
+	switch {
+	case err == nil:
 		a.Outcome = restore.Succeeded
+	case notVisibleYet(err) && GraphStatus(err) == http.StatusBadRequest:
+		a.Outcome, a.Note = restore.Skipped, "not restored: the manager "+manager+" is not in the tenant (deleted, and not in this snapshot)"
+		return nil
 	}
 	return err
 }
