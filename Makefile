@@ -14,9 +14,11 @@ build:
 	$(GO) build -o $(BIN) ./cmd/entravault
 
 # tools installs what the tests need beyond Go (Azurite, the Azure Storage
-# emulator, from npm), so a fresh machine needs nothing by hand.
+# emulator, from npm; PostgreSQL from Debian for internal/prodtest), so a
+# fresh machine needs nothing by hand.
 tools:
 	@if [ -x scripts/azurite.sh ]; then scripts/azurite.sh install; fi
+	@if [ -x scripts/postgres.sh ]; then scripts/postgres.sh install; fi
 
 test: tools
 	$(GO) vet ./...
