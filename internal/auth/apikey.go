@@ -212,6 +212,12 @@ func (s *KeyStore) Create(ctx context.Context, name string, role Role) (string, 
 	}
 	sk.MAC = s.mac(sk)
 
+	// Creates in one process take turns per bucket: fileblob's IfNotExist
+	// is a check then a rename, so two racing claims could both win.
+	// Object stores (S3, Azure, GCS) make it atomic across processes.
+	mu, _ := createLocks.LoadOrStore(s.bucket, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	if err := s.claimName(ctx, name, id); err != nil {
 		return "", Key{}, err
 	}
@@ -226,6 +232,9 @@ func (s *KeyStore) Create(ctx context.Context, name string, role Role) (string, 
 	}
 	return TokenPrefix + id + "_" + secret, sk.Key, nil
 }
+
+// createLocks serialises Create per bucket within a process.
+var createLocks sync.Map // *blob.Bucket → *sync.Mutex
 
 // claimName writes the name's claim object if absent. An existing claim is
 // taken over only when it is stale: its key was revoked, or it points at a
