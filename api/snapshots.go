@@ -50,8 +50,8 @@ func init() {
 		id, path("oid"), query("at"), query("type"))}
 	paths["/api/v1/connectors/{id}/objects/{oid}/history"] = map[string]any{"get": withParams(op("An object's versions, oldest first, with the properties and members changed in each", true),
 		id, path("oid"), query("type"))}
-	paths["/api/v1/connectors/{id}/diff"] = map[string]any{"get": withParams(op("Objects added, removed and changed between two snapshots of one scope (to=live: the tenant now, read through Graph by the worker), with property and membership changes and the directory audits that target them (from this connector or the activity-log connector named by audits); paged by cursor", true),
-		id, query("from"), query("to"), query("type"), query("audits"), query("limit"), query("cursor"))}
+	paths["/api/v1/connectors/{id}/diff"] = map[string]any{"get": withParams(op("Objects added, removed and changed between two snapshots of one scope (to=live: the tenant now, read through Graph by the worker), with property and membership changes and the directory audits that target them (from this connector or the activity-log connector named by audits); paged by cursor. A live read that takes longer than 20 s answers 202 {status: reading, read} with Retry-After: ask again with read", true),
+		id, query("from"), query("to"), query("read"), query("type"), query("audits"), query("limit"), query("cursor"))}
 }
 
 // snapshotRoute applies the connector access rule, then hands the
@@ -83,7 +83,8 @@ type snapshotService struct {
 	// the request (?audits=); nil allows none.
 	canReadOther func(ctx context.Context, connectorID string) error
 	// readLive reads a scope of the tenant now into a snapshot (snapshot_live.go).
-	readLive func(ctx context.Context, connectorID string, scope connector.Scope) (repository.SnapshotID, error)
+	// With read, it waits for that earlier read; errReading: still running.
+	readLive func(ctx context.Context, connectorID string, scope connector.Scope, read string) (repository.SnapshotID, error)
 }
 
 // Paging limits.
@@ -611,7 +612,11 @@ func (s *snapshotService) diff(c echo.Context, connectorID string) error {
 		if connector.Scope(from.Scope).IsActivityLog() {
 			return apiError(http.StatusBadRequest, "bad_request", "activity logs have no live state to compare with", nil)
 		}
-		live, err := s.readLive(ctx, connectorID, connector.Scope(from.Scope))
+		live, err := s.readLive(ctx, connectorID, connector.Scope(from.Scope), c.QueryParam("read"))
+		var reading errReading
+		if errors.As(err, &reading) {
+			return readingAnswer(c, reading)
+		}
 		if err != nil {
 			return err
 		}

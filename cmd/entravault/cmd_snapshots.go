@@ -283,8 +283,13 @@ func (c *snapshotsCmd) diff(ctx context.Context) error {
 	}
 	for {
 		var page api.Diff
-		if err := c.api.get(ctx, c.path("/diff", q), &page); err != nil {
+		read, err := c.getDiff(ctx, q, &page)
+		if err != nil {
 			return err
+		}
+		if read != "" { // the live read is still running: ask again for it
+			q.Set("read", read)
+			continue
 		}
 		out.From, out.To, out.Scope = page.From, page.To, page.Scope
 		out.Changes = append(out.Changes, page.Changes...)
@@ -308,6 +313,35 @@ func (c *snapshotsCmd) diff(ctx context.Context) error {
 	}
 	fmt.Fprintf(c.stdout, "%d added, %d removed, %d changed\n", counts["added"], counts["removed"], counts["changed"])
 	return nil
+}
+
+// getDiff reads one page of a diff. A live read still running answers 202
+// with the read to wait for: getDiff waits Retry-After and returns it.
+func (c *snapshotsCmd) getDiff(ctx context.Context, q url.Values, page *api.Diff) (read string, err error) {
+	resp, err := c.api.send(ctx, http.MethodGet, c.path("/diff", q), nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return "", json.NewDecoder(resp.Body).Decode(page)
+	}
+	var reading struct {
+		Read string `json:"read"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&reading); err != nil || reading.Read == "" {
+		return "", fmt.Errorf("the API answered 202 without a live read to wait for")
+	}
+	wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if c.progress {
+		fmt.Fprintf(c.stderr, "reading the tenant live (%s)…\n", reading.Read)
+	}
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(time.Duration(max(wait, 1)) * time.Second):
+	}
+	return reading.Read, nil
 }
 
 // describe is a one-line summary of property and member changes.

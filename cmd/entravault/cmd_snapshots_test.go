@@ -192,3 +192,26 @@ func TestSnapshotsCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffWaitsForALiveRead: a live diff answered 202 is asked again with
+// the read it names, after Retry-After, until the diff comes.
+func TestDiffWaitsForALiveRead(t *testing.T) {
+	asked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked++
+		if r.URL.Query().Get("read") == "" {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(`{"status":"reading","read":"connector/c-0000000000000001/live/live-users-1"}`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(api.Diff{From: "a", To: "b", Scope: "users", Changes: []api.ChangeView{{Type: "user", ID: "u1", Kind: "changed"}}})
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	err := runSnapshots(context.Background(), []string{"diff", strings.Repeat("a", 64), "live", "--api", srv.URL, "--api-key", "k",
+		"--connector", "c-0000000000000001"}, &out, &errOut)
+	if err != nil || asked != 2 || !strings.Contains(out.String(), "0 added, 0 removed, 1 changed") {
+		t.Fatalf("diff (%v) after %d requests:\n%s", err, asked, out.String())
+	}
+}

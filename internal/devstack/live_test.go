@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/entravault/entravault/internal/repository"
+	"github.com/entravault/entravault/internal/tenantsim/graphapi"
 )
 
 // TestDiffWithLiveTenant: diff?to=live compares a snapshot with the tenant
@@ -61,5 +62,37 @@ func TestDiffWithLiveTenant(t *testing.T) {
 	after, _ := h.stack.Repository().Snapshots(ctx, repository.Filter{Connector: c.ID, Scope: "users"})
 	if len(after) != 1 {
 		t.Errorf("a live read became a backup: %d snapshots", len(after))
+	}
+
+	// A slow tenant: the request does not hold the connection for the
+	// read. It answers 202 with the read to wait for; asking again with it
+	// gives the diff, without reading the tenant a second time.
+	h.stack.Simulator().Graph().SetFaults(graphapi.Faults{Latency: 22 * time.Second})
+	var reading struct {
+		Status, Read string
+	}
+	start := time.Now()
+	if code := h.call("GET", path, nil, &reading); code != http.StatusAccepted || reading.Read == "" {
+		t.Fatalf("a slow live read answered %d %+v", code, reading)
+	}
+	t.Logf("202 after %v", time.Since(start).Round(time.Second))
+	h.stack.Simulator().Graph().SetFaults(graphapi.Faults{})
+	for {
+		d = diff{}
+		code := h.call("GET", path+"&read="+reading.Read, nil, &d)
+		if code == http.StatusOK {
+			break
+		}
+		// 202: still reading; 429: the caller's rate of live diffs.
+		if code != http.StatusAccepted && code != http.StatusTooManyRequests || time.Since(start) > 2*time.Minute {
+			t.Fatalf("waiting for the live read: %d", code)
+		}
+		time.Sleep(time.Second)
+	}
+	if d.To == "" {
+		t.Error("the awaited live read gave no snapshot")
+	}
+	if code := h.call("GET", path+"&read=connector/c-0000000000000000/live/x", nil, nil); code != http.StatusBadRequest {
+		t.Errorf("a read of another connector: %d", code)
 	}
 }
