@@ -31,6 +31,9 @@ section "Restore (activities)"
 # 100k-user tenant after 1% and 10% tampering. About 6 minutes in all.
 go test -run '^$' -bench 'BenchmarkRestore' -benchmem -benchtime 1x ./activities/
 
+section "Scale-out: 20 connectors' first backups, one worker process then two (internal/devstack)"
+go test -run '^$' -bench BenchmarkScaleOut -benchtime 1x ./internal/devstack/
+
 section "Connector listing, 1,000 connectors on the embedded server (internal/devstack)"
 go test -run '^$' -bench BenchmarkListConnectors -benchtime 20x ./internal/devstack/
 

@@ -57,7 +57,7 @@ func runTestWorker(spec string) {
 	}
 }
 
-func startWorkerProcess(t *testing.T, spec workerSpec) *exec.Cmd {
+func startWorkerProcess(t testing.TB, spec workerSpec) *exec.Cmd {
 	t.Helper()
 	b, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
