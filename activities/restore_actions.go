@@ -82,6 +82,9 @@ const (
 func (r *applyRun) call(ctx context.Context, a *restore.Action, method, url string, body any) ([]byte, error) {
 	wait := callBackoff
 	for attempt := 1; ; attempt++ {
+		if err := r.paceCA(ctx, url); err != nil {
+			return nil, err
+		}
 		if method != http.MethodGet {
 			if err := r.pace.Wait(ctx); err != nil {
 				return nil, err
@@ -117,6 +120,18 @@ func (r *applyRun) getJSON(ctx context.Context, a *restore.Action, url string, v
 			return err
 		}
 	}
+}
+
+// conditionalAccess is where Graph allows one request per second per
+// tenant, with 429s that carry no Retry-After: restore paces itself.
+const conditionalAccess = "/identity/conditionalAccess"
+
+// paceCA waits for the tenant's conditional-access turn.
+func (r *applyRun) paceCA(ctx context.Context, url string) error {
+	if !strings.HasPrefix(url, conditionalAccess) {
+		return nil
+	}
+	return r.caPace.Wait(ctx)
 }
 
 // sleepAfter waits before a retry, the backoff or Retry-After if longer,
@@ -265,11 +280,15 @@ func (r *applyRun) create(ctx context.Context, a *restore.Action, kind *restore.
 		body = cloneMap(body)
 		body["passwordProfile"] = map[string]any{"password": randomPassword(), "forceChangePasswordNextSignIn": true}
 	}
+	if err := r.paceCA(ctx, kind.Path); err != nil {
+		return "", err
+	}
 	if err := r.pace.Wait(ctx); err != nil {
 		return "", err
 	}
 	a.Writes++
-	b, err := r.g.Send(ctx, http.MethodPost, kind.Path, body)
+	// Ids created earlier in this apply (a group, a named location).
+	b, err := r.g.Send(ctx, http.MethodPost, kind.Path, restore.RemapIDs(body, r.idmap))
 	if err != nil {
 		return "", err
 	}
@@ -300,10 +319,13 @@ func (r *applyRun) revert(ctx context.Context, a *restore.Action) error {
 	patch := map[string]any{}
 	for _, p := range a.Properties {
 		now := mustMarshal(live[p.Name])
+		var v any
+		_ = json.Unmarshal(p.After, &v)
+		after := mustMarshal(restore.RemapIDs(v, r.idmap)) // ids created earlier in this apply
 		switch {
-		case jsonEqual(now, p.After):
+		case jsonEqual(now, after):
 		case jsonEqual(now, p.Before):
-			patch[p.Name] = json.RawMessage(p.After)
+			patch[p.Name] = json.RawMessage(after)
 		default:
 			return fmt.Errorf("%w: %s is now %s", errChanged, p.Name, now)
 		}

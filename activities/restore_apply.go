@@ -98,7 +98,8 @@ func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (Resto
 	if err != nil {
 		return RestoreApplyResult{}, nonRetryable(ErrTypeBadInput, "the restore plan is gone", err)
 	}
-	run := &applyRun{Restore: a, in: in, g: gw, idmap: idmap, created: map[string]string{}, pace: a.pacers.get(in.TenantID, a.writesPerSecond())}
+	run := &applyRun{Restore: a, in: in, g: gw, idmap: idmap, created: map[string]string{}, pace: a.pacers.get(in.TenantID, a.writesPerSecond()),
+		caPace: a.pacers.get(in.TenantID+"/conditional-access", 0.95)}
 	run.p.Total = plan.Counts[restore.ActionType]
 	if err := run.open(ctx); err != nil {
 		return RestoreApplyResult{}, err
@@ -146,6 +147,7 @@ type applyRun struct {
 	idmap   *restore.IDMap
 	created map[string]string // id map entries not yet saved
 	pace    *rate.Limiter
+	caPace  *rate.Limiter // one conditional-access request a second
 	w       *repository.Writer
 	p       applyProgress
 	saved   time.Time

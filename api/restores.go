@@ -86,6 +86,9 @@ func (h *handlers) createRestore(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := req.Options.Validate(); err != nil {
+		return apiError(http.StatusBadRequest, "bad_options", err.Error(), nil)
+	}
 	if h.Repo == nil {
 		return apiError(http.StatusServiceUnavailable, "unavailable", "snapshot storage is not configured", nil)
 	}

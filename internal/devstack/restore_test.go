@@ -301,7 +301,7 @@ func (h *harness) checkRestoreBadInput(connectorID string, planned api.RestoreVi
 	} {
 		var answer map[string]any
 		if code := h.call("POST", base, bad.body, &answer); code != bad.want {
-			h.t.Errorf("POST restores %v = %d %v, want %d", bad.body, code, answer, bad.want)
+			h.t.Errorf("POST restores %v = %d %v, want %d\n%s", bad.body, code, answer, bad.want, lastLines(h.logs.String(), "level=ERROR", 5))
 		}
 	}
 	for path, want := range map[string]int{
@@ -366,4 +366,15 @@ func (h *harness) consentToRestore(connectorID string) {
 		}
 		return v.Status == "active" && n == len(restore.SelectableTypes)
 	})
+}
+
+// lastLines returns the last n lines of s that contain sub.
+func lastLines(s, sub string, n int) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }

@@ -72,3 +72,26 @@ func (m *IDMap) Len() int {
 	defer m.mu.RUnlock()
 	return len(m.fwd)
 }
+
+// RemapIDs returns v with every string that is an old id in m replaced by
+// its new id, at any depth: a conditional-access policy names users,
+// groups, roles, applications and locations by bare GUID.
+func RemapIDs(v any, m *IDMap) any {
+	switch x := v.(type) {
+	case string:
+		return m.Resolve(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = RemapIDs(e, m)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = RemapIDs(e, m)
+		}
+		return out
+	}
+	return v
+}

@@ -75,6 +75,24 @@ var Kinds = map[string]*Kind{
 		Required:   []string{"displayName"},
 		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
 	},
+	// Conditional access: named locations before the policies that use
+	// them. No soft delete in v1.0: a deleted one is re-created, and every
+	// id a policy names goes through the id map.
+	"namedLocation": {
+		Type: "namedLocation", Path: "/identity/conditionalAccess/namedLocations", Phase: 4, NaturalKey: "displayName",
+		Writable: setOf("displayName", "ipRanges", "isTrusted", "countriesAndRegions", "includeUnknownCountriesAndRegions",
+			"countryLookupMethod"),
+		CreateOnly: setOf("@odata.type"),
+		Required:   []string{"displayName", "@odata.type"},
+		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
+	},
+	"conditionalAccessPolicy": {
+		Type: "conditionalAccessPolicy", Path: "/identity/conditionalAccess/policies", Phase: 5, NaturalKey: "displayName",
+		Writable:   setOf("displayName", "state", "conditions", "grantControls", "sessionControls"),
+		CreateOnly: setOf(),
+		Required:   []string{"displayName", "state", "conditions"},
+		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
+	},
 }
 
 // Relations are the link types restore writes.
@@ -96,6 +114,9 @@ var WritePermissions = map[string][]string{
 	"group":              {"Group.ReadWrite.All", "GroupMember.ReadWrite.All"},
 	"administrativeUnit": {"AdministrativeUnit.ReadWrite.All"},
 	RoleAssignmentType:   {"RoleManagement.ReadWrite.Directory"},
+	// Policy.Read.All is what Graph asks besides, to read the policies.
+	"namedLocation":           {"Policy.ReadWrite.ConditionalAccess"},
+	"conditionalAccessPolicy": {"Policy.ReadWrite.ConditionalAccess"},
 }
 
 // notRestorable explains snapshot types restore never writes; a
@@ -183,4 +204,4 @@ func synced(obj map[string]any) bool {
 var serverManaged = setOf("id", "@odata.type", "@odata.context", "createdDateTime", "deletedDateTime", "renewedDateTime",
 	"createdByAppId", "expirationDateTime", "securityIdentifier", "onPremisesLastSyncDateTime",
 	"signInSessionsValidFromDateTime", "lastPasswordChangeDateTime", "externalUserStateChangeDateTime",
-	"membershipRuleProcessingStatus")
+	"membershipRuleProcessingStatus", "modifiedDateTime", "templateId")

@@ -17,6 +17,18 @@ type Options struct {
 	Links            bool `json:"links"`
 	RemoveExtraLinks bool `json:"remove_extra_links"`
 	RemoveAdded      bool `json:"remove_added"`
+	// PolicyState is the state of conditional-access policies restored:
+	// "" (as backed up), "enabledForReportingButNotEnforced" or "disabled".
+	PolicyState string `json:"policy_state,omitempty"`
+}
+
+// Validate refuses an unknown policy state.
+func (o Options) Validate() error {
+	switch o.PolicyState {
+	case "", "enabledForReportingButNotEnforced", "disabled":
+		return nil
+	}
+	return fmt.Errorf("options.policy_state: %q is not one of enabledForReportingButNotEnforced, disabled (empty: as backed up)", o.PolicyState)
 }
 
 // DefaultOptions restore everything and remove nothing.
@@ -33,7 +45,7 @@ type Selection struct {
 }
 
 // SelectableTypes are the types a selection may name.
-var SelectableTypes = []string{"user", "group", "administrativeUnit", RoleAssignmentType}
+var SelectableTypes = []string{"user", "group", "administrativeUnit", RoleAssignmentType, "namedLocation", "conditionalAccessPolicy"}
 
 // Validate refuses unknown types and an explicitly empty selection.
 func (s Selection) Validate() error {
@@ -103,13 +115,29 @@ func (p *Planner) Object(objType, id string, snap, live []byte) error {
 	}
 	switch {
 	case snap != nil && live != nil:
-		return p.revert(kind, id, decode(snap), decode(live))
+		return p.revert(kind, id, p.snapshotObject(kind, snap), decode(live))
 	case snap != nil:
-		return p.gone(kind, id, decode(snap))
+		return p.gone(kind, id, p.snapshotObject(kind, snap))
 	case live != nil && !p.idmap.IsTarget(id):
 		return p.added(kind, id, decode(live))
 	}
 	return nil
+}
+
+// snapshotObject decodes a snapshot object with the ids it names mapped
+// to the tenant's (a policy's users, groups, locations), and a policy in
+// the state the options ask for.
+func (p *Planner) snapshotObject(kind *Kind, raw []byte) map[string]any {
+	o := decode(raw)
+	for k, v := range o {
+		if k != "id" {
+			o[k] = RemapIDs(v, p.idmap)
+		}
+	}
+	if kind.Type == "conditionalAccessPolicy" && p.opts.PolicyState != "" {
+		o["state"] = p.opts.PolicyState
+	}
+	return o
 }
 
 // revert plans PATCHes of the differing writable properties and reports
@@ -145,7 +173,11 @@ func (p *Planner) revert(kind *Kind, id string, snap, live map[string]any) error
 		skips = append(skips, c)
 	}
 	if len(writes) > 0 {
-		if err := p.add(Action{Kind: Revert, Type: kind.Type, ID: id, Name: name, Properties: writes}); err != nil {
+		a := Action{Kind: Revert, Type: kind.Type, ID: id, Name: name, Properties: writes}
+		if kind.Type == "conditionalAccessPolicy" {
+			a.Note = policyWarning(snap)
+		}
+		if err := p.add(a); err != nil {
 			return err
 		}
 	}
@@ -197,8 +229,11 @@ func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
 		}
 	}
 	a := Action{Kind: Recreate, Type: kind.Type, ID: id, Name: name, Object: mustJSON(body)}
-	if kind.Type == "user" {
+	switch kind.Type {
+	case "user":
 		a.Note = "re-created with a new random password (never stored or shown); the user must reset it at next sign-in"
+	case "conditionalAccessPolicy":
+		a.Note = policyWarning(body)
 	}
 	p.recreated[id] = true
 	return p.add(a)
@@ -401,4 +436,29 @@ func refIDs(raw []byte) []string {
 		return []string{one.ID}
 	}
 	return nil
+}
+
+// policyWarning flags a policy that will be enforced on every user with no
+// administrator excluded: restored as is, it can lock everyone out,
+// including whoever runs the restore.
+func policyWarning(policy map[string]any) string {
+	if policy["state"] != "enabled" {
+		return ""
+	}
+	cond, _ := policy["conditions"].(map[string]any)
+	users, _ := cond["users"].(map[string]any)
+	includes, _ := users["includeUsers"].([]any)
+	all := false
+	for _, u := range includes {
+		all = all || u == "All"
+	}
+	for _, k := range []string{"excludeUsers", "excludeGroups", "excludeRoles"} {
+		if ex, _ := users[k].([]any); len(ex) > 0 {
+			return ""
+		}
+	}
+	if !all {
+		return ""
+	}
+	return "warning: enforced on every user and excludes no administrator; consider policy_state enabledForReportingButNotEnforced"
 }

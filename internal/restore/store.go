@@ -25,7 +25,8 @@ func ReportScope(restoreID string) string { return restoreID + "/report" }
 func IDMapNamespace(tenantID string) string { return "tenant/" + tenantID }
 
 // Scopes are the backup scopes restore reads, in the order it reads them.
-var Scopes = []connector.Scope{connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits, connector.ScopeRoles}
+var Scopes = []connector.Scope{connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits, connector.ScopeRoles,
+	connector.ScopePolicies}
 
 // IDEntry is the stored value of one id map entry.
 type IDEntry struct {
