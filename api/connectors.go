@@ -191,13 +191,28 @@ func decodeSummary(m *commonpb.Memo) (workflows.ConnectorSummary, error) {
 	return s, converter.GetDefaultDataConverter().FromPayload(p, &s)
 }
 
+// A query needs a worker to answer it: one busy or restarting can make a
+// query fail now and succeed a moment later, so it is tried three times.
 func (h *handlers) queryState(ctx context.Context, id string) (workflows.ConnectorState, error) {
 	var st workflows.ConnectorState
-	v, err := h.Temporal.QueryWorkflow(ctx, workflows.ConnectorWorkflowID(id), "", workflows.QueryStatus)
-	if err != nil {
-		return st, err
+	var err error
+	for attempt := range 3 {
+		var v converter.EncodedValue
+		if v, err = h.Temporal.QueryWorkflow(ctx, workflows.ConnectorWorkflowID(id), "", workflows.QueryStatus); err == nil {
+			return st, v.Get(&st)
+		}
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) || ctx.Err() != nil {
+			return st, err
+		}
+		h.Logger.Warn("connector query failed; trying again", "connector", id, "attempt", attempt+1, "error", err)
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 500 * time.Millisecond):
+		}
 	}
-	return st, v.Get(&st)
+	return st, err
 }
 
 // update runs a workflow Update; a validator's refusal is a 400 (or 409
