@@ -171,7 +171,11 @@ func notVisibleYet(err error) bool {
 }
 
 func (r *applyRun) objectURL(typ, id string) string {
-	return restore.Kinds[typ].Path + "/" + graphPath("%s", r.idmap.Resolve(id))
+	kind := restore.Kinds[typ]
+	if kind.Singleton {
+		return kind.Path
+	}
+	return kind.Path + "/" + graphPath("%s", r.idmap.Resolve(id))
 }
 
 // undelete restores an object from the recycle bin.

@@ -14,16 +14,18 @@ import (
 )
 
 // TestRestoreConditionalAccess deletes a named location and the policy
-// that uses it, and weakens another policy: the restore re-creates the
-// location first, then the policy pointing at the location's new id, and
-// reverts the weakened one, pacing itself to Graph's one conditional-access
-// request a second.
+// that uses it, and weakens another policy and the tenant-wide
+// authorization and authentication-methods policies: the restore re-creates
+// the location first, then the policy pointing at the location's new id,
+// and reverts the weakened ones, pacing itself to Graph's one
+// conditional-access request a second.
 func TestRestoreConditionalAccess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	h := newHarness(t, ctx, false)
 	c := h.create(map[string]any{"name": "policies", "tenant": h.creds.TenantDomain, "kind": "directory",
-		"scopes":   map[string]any{"policies": map[string]any{"conditional_access": true, "named_locations": true}},
+		"scopes": map[string]any{"policies": map[string]any{"conditional_access": true, "named_locations": true,
+			"authorization": true, "authentication_methods": true}},
 		"schedule": map[string]any{"interval": "24h"}, "retention": map[string]any{"days": 7}})
 	h.signIn(c.ConsentURL, "accept", h.admin("Global Administrator").UPN)
 	h.waitFor(c.ID, "a policies snapshot", func(v connectorView) bool { return v.Scopes["policies"].LastStatus == "succeeded" })
@@ -42,6 +44,12 @@ func TestRestoreConditionalAccess(t *testing.T) {
 	if err := tenant.Update(model.MakeRef(model.KindCAPolicy, 0), map[string]any{"state": "disabled"}); err != nil {
 		t.Fatal(err)
 	}
+	// Weakened tenant-wide policies: anyone may invite guests, legacy
+	// PowerShell allowed, the registration campaign off.
+	tenant.AuthorizationPolicy["allowInvitesFrom"] = "everyone"
+	tenant.AuthorizationPolicy["blockMsolPowerShell"] = true
+	tenant.AuthMethodsPolicy["registrationEnforcement"] = map[string]any{"authenticationMethodsRegistrationCampaign": map[string]any{
+		"snoozeDurationInDays": 14, "state": "disabled", "excludeTargets": []any{}, "includeTargets": []any{}}}
 	tenant.Unlock()
 
 	rid := h.startRestore(c.ID, map[string]any{"apply": true})
@@ -49,7 +57,7 @@ func TestRestoreConditionalAccess(t *testing.T) {
 	if done.Status != workflows.RestoreSucceeded {
 		t.Fatalf("restore %s: %+v", done.Status, h.actions(c.ID, rid, "outcome=failed"))
 	}
-	want := map[restore.ActionKind]int{restore.Recreate: 2, restore.Revert: 1}
+	want := map[restore.ActionKind]int{restore.Recreate: 2, restore.Revert: 3}
 	for k, n := range want {
 		if done.Planned.ByKind[k] != n {
 			t.Errorf("planned %v, want %d %s", done.Planned.ByKind, n, k)
@@ -69,6 +77,13 @@ func TestRestoreConditionalAccess(t *testing.T) {
 	tenant.RUnlock()
 	if b, _ := json.Marshal(restored["conditions"]); !strings.Contains(string(b), newLocation) || strings.Contains(string(b), location) {
 		t.Errorf("the re-created policy does not point at the re-created location %s: %s", newLocation, b)
+	}
+
+	tenant.RLock()
+	invites, msol := tenant.AuthorizationPolicy["allowInvitesFrom"], tenant.AuthorizationPolicy["blockMsolPowerShell"]
+	tenant.RUnlock()
+	if invites != "adminsAndGuestInviters" || msol != false {
+		t.Errorf("the authorization policy was not reverted: allowInvitesFrom %v, blockMsolPowerShell %v", invites, msol)
 	}
 
 	before := h.writes()

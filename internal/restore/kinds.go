@@ -24,6 +24,9 @@ type Kind struct {
 	ReadOnly func(prop string) string
 	// NotWritable says why an object cannot be written at all ("" = it can).
 	NotWritable func(obj map[string]any) string
+	// Singleton kinds are one object per tenant at Path (the tenant-wide
+	// policies): never created or deleted, only reverted.
+	Singleton bool
 }
 
 // Relation is a link type of a snapshot, stored as its own object
@@ -93,6 +96,28 @@ var Kinds = map[string]*Kind{
 		Required:   []string{"displayName", "state", "conditions"},
 		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
 	},
+	// Tenant-wide policies, reverted property by property. The
+	// authentication method configurations have endpoints of their own.
+	"authorizationPolicy": {
+		Type: "authorizationPolicy", Path: "/policies/authorizationPolicy", Singleton: true,
+		Writable: setOf("displayName", "description", "allowInvitesFrom", "allowedToSignUpEmailBasedSubscriptions", "allowedToUseSSPR",
+			"allowEmailVerifiedUsersToJoinOrganization", "allowUserConsentForRiskyApps", "blockMsolPowerShell", "guestUserRoleId",
+			"defaultUserRolePermissions"),
+		CreateOnly: setOf(),
+		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
+	},
+	"authenticationMethodsPolicy": {
+		Type: "authenticationMethodsPolicy", Path: "/policies/authenticationMethodsPolicy", Singleton: true,
+		Writable: setOf("displayName", "description", "registrationEnforcement", "reportSuspiciousActivitySettings",
+			"systemCredentialPreferences", "policyMigrationState"),
+		CreateOnly: setOf(),
+		ReadOnly: func(p string) string {
+			if p == "authenticationMethodConfigurations" {
+				return "each authentication method's configuration is written through its own endpoint, not restored by this release"
+			}
+			return "read-only: set by Entra ID"
+		},
+	},
 }
 
 // Relations are the link types restore writes.
@@ -115,8 +140,10 @@ var WritePermissions = map[string][]string{
 	"administrativeUnit": {"AdministrativeUnit.ReadWrite.All"},
 	RoleAssignmentType:   {"RoleManagement.ReadWrite.Directory"},
 	// Policy.Read.All is what Graph asks besides, to read the policies.
-	"namedLocation":           {"Policy.ReadWrite.ConditionalAccess"},
-	"conditionalAccessPolicy": {"Policy.ReadWrite.ConditionalAccess"},
+	"namedLocation":               {"Policy.ReadWrite.ConditionalAccess"},
+	"conditionalAccessPolicy":     {"Policy.ReadWrite.ConditionalAccess"},
+	"authorizationPolicy":         {"Policy.ReadWrite.Authorization"},
+	"authenticationMethodsPolicy": {"Policy.ReadWrite.AuthenticationMethod"},
 }
 
 // notRestorable explains snapshot types restore never writes; a

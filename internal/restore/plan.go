@@ -45,7 +45,8 @@ type Selection struct {
 }
 
 // SelectableTypes are the types a selection may name.
-var SelectableTypes = []string{"user", "group", "administrativeUnit", RoleAssignmentType, "namedLocation", "conditionalAccessPolicy"}
+var SelectableTypes = []string{"user", "group", "administrativeUnit", RoleAssignmentType, "namedLocation", "conditionalAccessPolicy",
+	"authorizationPolicy", "authenticationMethodsPolicy"}
 
 // Validate refuses unknown types and an explicitly empty selection.
 func (s Selection) Validate() error {
@@ -116,6 +117,8 @@ func (p *Planner) Object(objType, id string, snap, live []byte) error {
 	switch {
 	case snap != nil && live != nil:
 		return p.revert(kind, id, p.snapshotObject(kind, snap), decode(live))
+	case kind.Singleton:
+		return nil // a tenant always has its policies
 	case snap != nil:
 		return p.gone(kind, id, p.snapshotObject(kind, snap))
 	case live != nil && !p.idmap.IsTarget(id):

@@ -1,6 +1,8 @@
 package graphapi
 
 import (
+	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,6 +81,10 @@ func init() {
 
 		{"GET", "policies/authenticationMethodsPolicy", identity, 1, singleton("policies/authenticationMethodsPolicy", authMRead, func(t *model.Tenant) model.Obj { return t.AuthMethodsPolicy })},
 		{"GET", "policies/authorizationPolicy", identity, 1, singleton("policies/authorizationPolicy/$entity", authZRead, func(t *model.Tenant) model.Obj { return t.AuthorizationPolicy })},
+		{"PATCH", "policies/authenticationMethodsPolicy", identity, 1, patchSingleton([]string{"Policy.ReadWrite.AuthenticationMethod"},
+			authMWritable, func(t *model.Tenant) model.Obj { return t.AuthMethodsPolicy })},
+		{"PATCH", "policies/authorizationPolicy", identity, 1, patchSingleton([]string{"Policy.ReadWrite.Authorization"},
+			authZWritable, func(t *model.Tenant) model.Obj { return t.AuthorizationPolicy })},
 
 		{"GET", "roleManagement/directory/roleDefinitions", identity, 1, listRoleDefinitions},
 		{"GET", "roleManagement/directory/roleDefinitions/{id}", identity, 1, listRoleDefinitions},
@@ -360,6 +366,43 @@ func singleton(context string, roles []string, get func(*model.Tenant) model.Obj
 		}
 		out["@odata.context"] = c.base + "/$metadata#" + context
 		return s.writeJSON(c, 200, out)
+	}
+}
+
+// Properties a PATCH may set on the tenant's policy singletons; the
+// authentication method configurations have endpoints of their own.
+var (
+	authMWritable = []string{"displayName", "description", "registrationEnforcement", "reportSuspiciousActivitySettings",
+		"systemCredentialPreferences", "policyMigrationState"}
+	authZWritable = []string{"displayName", "description", "allowInvitesFrom", "allowedToSignUpEmailBasedSubscriptions",
+		"allowedToUseSSPR", "allowEmailVerifiedUsersToJoinOrganization", "allowUserConsentForRiskyApps", "blockMsolPowerShell",
+		"guestUserRoleId", "defaultUserRolePermissions"}
+)
+
+// patchSingleton updates a policy singleton; any other property is
+// refused, as Graph does, and a refused PATCH changes nothing.
+func patchSingleton(roles, writable []string, get func(*model.Tenant) model.Obj) handler {
+	return func(s *Server, c *reqCtx) *graphError {
+		if e := need(c, roles...); e != nil {
+			return e
+		}
+		body, e := readBody(c)
+		if e != nil {
+			return e
+		}
+		for k := range body {
+			if !slices.Contains(writable, k) {
+				return errf(400, "Request_BadRequest", "Property '"+k+"' is read-only or unknown and cannot be set.")
+			}
+		}
+		s.t.Lock()
+		defer s.t.Unlock()
+		o := get(s.t)
+		for k, v := range body {
+			o[k] = v
+		}
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 }
 

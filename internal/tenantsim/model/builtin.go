@@ -63,7 +63,7 @@ var BackupReadRoles = []string{"User.Read.All", "GroupMember.Read.All", "Adminis
 // RestoreWriteRoles are the write twins restore needs.
 var RestoreWriteRoles = []string{"User.ReadWrite.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All",
 	"AdministrativeUnit.ReadWrite.All", "Application.ReadWrite.All", "Policy.ReadWrite.ConditionalAccess",
-	"RoleManagement.ReadWrite.Directory"}
+	"RoleManagement.ReadWrite.Directory", "Policy.ReadWrite.Authorization", "Policy.ReadWrite.AuthenticationMethod"}
 
 // firstParty are Microsoft service principals present in every tenant.
 var firstParty = []struct{ AppID, Name string }{
