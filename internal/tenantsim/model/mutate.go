@@ -144,6 +144,7 @@ func (t *Tenant) Delete(r Ref) error {
 	} else {
 		t.hardDelete(r)
 	}
+	t.recordReports(r)
 	if r.Kind() == KindApp { // its service principal goes for good
 		for i := range t.SPs {
 			if t.SPs[i].App == r.Index() && t.SPs[i].State == Live {
@@ -160,6 +161,21 @@ func (t *Tenant) purgeLive(r Ref) {
 	t.recordContainers(r, OpMemberRemove)
 	t.Meta(r).Deleted = t.Now().Unix()
 	t.hardDelete(r)
+	t.recordReports(r)
+}
+
+// recordReports logs a manager change for every live report of user r,
+// whose deletion or restore hides or shows it as their manager: users
+// delta sends their manager@delta again.
+func (t *Tenant) recordReports(r Ref) {
+	if r.Kind() != KindUser {
+		return
+	}
+	for i := range t.Users {
+		if t.Users[i].Manager == r.Index() && t.Users[i].State == Live {
+			t.record(MakeRef(KindUser, int32(i)), OpManager, r)
+		}
+	}
 }
 
 func (t *Tenant) hardDelete(r Ref) {
@@ -192,6 +208,7 @@ func (t *Tenant) Restore(r Ref) error {
 	m.State, m.Deleted = Live, 0
 	t.record(r, OpUpsert, 0)
 	t.recordContainers(r, OpMemberAdd)
+	t.recordReports(r)
 	return nil
 }
 
