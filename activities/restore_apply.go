@@ -33,9 +33,11 @@ type RestoreApplyResult struct {
 	Created int            `json:"created"` // id map entries this apply added
 }
 
-// applyProgress is the heartbeat: the report's checkpoint and the key of
-// the last action it holds. Actions after it are applied again on a
-// retry; each re-checks the tenant first, so none is done twice.
+// applyProgress is the heartbeat: the report's checkpoint, the key of the
+// last action it holds and the counts up to it. Actions after it are
+// applied again on a retry; each re-checks the tenant first, so none is
+// done twice. Live is where the apply is now, for the API only: a resume
+// must not start after actions its checkpoint (and id map) lacks.
 type applyProgress struct {
 	Checkpoint *repository.Checkpoint `json:"checkpoint,omitempty"`
 	Last       string                 `json:"last,omitempty"`
@@ -43,6 +45,7 @@ type applyProgress struct {
 	Writes     int                    `json:"writes"`
 	Created    int                    `json:"created"`
 	Total      int                    `json:"total"`
+	Live       *ApplyProgress         `json:"live,omitempty"`
 }
 
 // ApplyProgress is what GET …/restores/{rid} shows while applying.
@@ -67,7 +70,18 @@ func ReadApplyProgress(decode func(any) error) (ApplyProgress, bool) {
 	if err := decode(&p); err != nil || p.Total == 0 {
 		return ApplyProgress{}, false
 	}
+	if p.Live != nil {
+		return *p.Live, true
+	}
 	return p.Progress(), true
+}
+
+// heartbeat sends the last checkpoint's resume point with the live counts.
+func (r *applyRun) heartbeat(ctx context.Context) {
+	hb := r.resumeAt
+	live := r.p.Progress()
+	hb.Live, hb.Total = &live, r.p.Total
+	r.beats.record(ctx, hb)
 }
 
 // ApplyRestore carries out a plan action by action, in key order, writing
@@ -105,6 +119,7 @@ func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (Resto
 		return RestoreApplyResult{}, err
 	}
 	defer run.w.Abort()
+	run.heartbeat(ctx) // something for the keep-alive to repeat
 	defer run.beats.keepAlive(ctx)()
 	var batch []keyed
 	err = a.Repo.Scan(ctx, plan.ID, restore.ActionType, restore.ActionType, run.p.Last, func(_, key string, load func() ([]byte, error)) error {
@@ -150,7 +165,10 @@ type applyRun struct {
 	caPace  *rate.Limiter // one conditional-access request a second
 	w       *repository.Writer
 	p       applyProgress
-	saved   time.Time
+	saved   time.Time // when the last checkpoint was taken
+	// resumeAt is the progress as of the last checkpoint: what a retry
+	// resumes from, and what heartbeats carry.
+	resumeAt applyProgress
 	// fresh are objects this attempt created: Entra may not see them for
 	// a while, so links to them are retried.
 	fresh map[string]time.Time
@@ -172,7 +190,8 @@ func (r *applyRun) open(ctx context.Context) error {
 		if err := activity.GetHeartbeatDetails(ctx, &p); err == nil && p.Checkpoint != nil {
 			w, err := r.Repo.ResumeWriter(ctx, *p.Checkpoint)
 			if err == nil {
-				r.w, r.p = w, p
+				p.Live = nil
+				r.w, r.p, r.resumeAt = w, p, p
 				return nil
 			}
 			activity.GetLogger(ctx).Warn("restore report checkpoint lost; applying again from the start", "error", err)
@@ -183,6 +202,7 @@ func (r *applyRun) open(ctx context.Context) error {
 		return err
 	}
 	r.w, r.p = w, applyProgress{Total: r.p.Total}
+	r.resumeAt = r.p
 	return nil
 }
 
@@ -251,7 +271,7 @@ func (r *applyRun) record(ctx context.Context, k keyed) error {
 	if time.Since(r.saved) >= r.checkpointEvery() {
 		return r.checkpoint(ctx)
 	}
-	r.beats.record(ctx, r.p)
+	r.heartbeat(ctx)
 	return nil
 }
 
@@ -273,7 +293,9 @@ func (r *applyRun) checkpoint(ctx context.Context) error {
 		return err
 	}
 	r.p.Checkpoint, r.saved = &cp, time.Now()
-	r.beats.record(ctx, r.p)
+	r.resumeAt = r.p
+	r.resumeAt.Live = nil
+	r.heartbeat(ctx)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/entravault/entravault/activities"
@@ -66,13 +67,20 @@ func (h *handlers) readLive(ctx context.Context, connectorID string, scope conne
 	defer cancel()
 	var res activities.BackupResult
 	err = run.Get(wctx, &res)
-	switch {
-	case err == nil:
+	if err == nil {
 		return repository.SnapshotID(res.SnapshotID), nil
-	case wctx.Err() != nil && ctx.Err() == nil: // the SDK wraps the deadline its own way
+	}
+	if ctx.Err() == nil && h.stillRunning(ctx, run.GetID()) {
 		return "", errReading{read: run.GetID()}
 	}
 	return "", apiError(http.StatusBadGateway, "live_read_failed", "reading the tenant failed: "+err.Error(), nil)
+}
+
+// stillRunning: whatever error waiting for a workflow gave (the SDK ends
+// its long poll its own way), a workflow that runs is still reading.
+func (h *handlers) stillRunning(ctx context.Context, workflowID string) bool {
+	desc, err := h.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // readingAnswer is the 202 of a diff whose live read still runs.

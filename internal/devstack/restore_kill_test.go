@@ -121,7 +121,7 @@ func (f *restoreFixture) failed(ctx context.Context, report string) string {
 	_ = repo.ScanStored(ctx, repository.SnapshotID(report), restore.ActionType, func(_, _ string, raw []byte) error {
 		var a restore.Action
 		if json.Unmarshal(raw, &a) == nil && (a.Outcome == restore.Failed || a.Outcome == restore.ChangedSincePlan) {
-			out = append(out, fmt.Sprintf("%s %s %s %s: %s%s", a.Kind, a.Type, a.ID, a.Outcome, a.Error, a.Note))
+			out = append(out, fmt.Sprintf("%s %s %s %s %v new=%s: %s%s", a.Kind, a.Type, a.ID, a.Outcome, a.Links, a.NewID, a.Error, a.Note))
 		}
 		return nil
 	})
@@ -194,7 +194,8 @@ func TestRestoreWorkerKilledMidApply(t *testing.T) {
 	}
 	t.Logf("resumed and finished %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if st.Status != workflows.RestoreSucceeded || st.Applied.ByOutcome[restore.Failed] > 0 {
-		t.Fatalf("restore ended %s: %+v (%s)", st.Status, st.Applied, st.Error)
+		rep := f.failed(ctx, st.Report)
+		t.Fatalf("restore ended %s: %+v (%s)\n%s", st.Status, st.Applied, st.Error, rep)
 	}
 	writes := f.writes()
 	want := map[string]int{"POST users": 30, "POST directory/deletedItems/{id}/restore": 30, "PATCH users/{id}": 30}
