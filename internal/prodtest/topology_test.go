@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -306,11 +307,28 @@ type stack struct {
 	admin     tenantsim.AccountCredentials // the tenant's Global Administrator
 	graphBase string                       // the simulator's Graph root (control API under /_sim)
 	began     time.Time                    // binaries built
+
+	// What a test that restarts parts of the stack needs.
+	bins              binaries
+	apiEnv, workerEnv []string // the roles' environment (storage settings included)
+	workDir           string
+	temporal          client.Client
+}
+
+// stackOptions sizes the topology.
+type stackOptions struct {
+	users   int      // the simulated tenant's users
+	simArgs []string // more `entravault simulate` flags
 }
 
 // startStack starts every process of the topology and makes the first
 // admin key.
 func startStack(t *testing.T, ctx context.Context) *stack {
+	return startStackWith(t, ctx, stackOptions{users: 60})
+}
+
+// startStackWith is startStack with a tenant of o's size.
+func startStackWith(t *testing.T, ctx context.Context, o stackOptions) *stack {
 	root := repoRoot(t)
 	services := readCompose(t, root)
 	bins := buildBinaries(t, ctx, root)
@@ -320,7 +338,7 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 	pg := startPostgres(t, ctx, ps)
 	azurite := startAzurite(t, ps, root)
 	temporalAddr, tc := startTemporal(t, ctx, ps, bins, pg)
-	creds := startSimulator(t, ps, bins)
+	creds := startSimulator(t, ps, bins, o)
 	t.Logf("infrastructure up in %s", time.Since(began).Round(time.Second))
 
 	// The bucket (a fresh container) and the deployment's secrets.
@@ -365,19 +383,21 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 		ps:    ps,
 		creds: creds, admin: globalAdmin(t, creds), graphBase: strings.TrimSuffix(creds.GraphURL, "/v1.0"),
 		began: began,
+		bins:  bins, apiEnv: apiEnv, workerEnv: workerEnv, workDir: workDir, temporal: tc,
 	}
 }
 
 // startSimulator runs `entravault simulate` and returns its tenant's
 // credentials from <data>/simulator/tenant.json.
-func startSimulator(t *testing.T, ps *procs, bins binaries) tenantsim.Credentials {
+func startSimulator(t *testing.T, ps *procs, bins binaries, o stackOptions) tenantsim.Credentials {
 	t.Helper()
 	data := ps.dir("simulator")
-	ps.start("simulator", syscall.SIGTERM, nil, data, bins.entravault, "simulate", "--data", data,
+	args := append([]string{"simulate", "--data", data,
 		"--graph-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--login-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		"--consent-required", "--premium", "--users", "60", "--logs-per-day", "10", "--persist=false")
+		"--consent-required", "--premium", "--users", strconv.Itoa(o.users), "--logs-per-day", "10", "--persist=false"}, o.simArgs...)
+	ps.start("simulator", syscall.SIGTERM, nil, data, bins.entravault, args...)
 	var creds tenantsim.Credentials
-	ps.waitFor("simulator serving", time.Minute, func() error {
+	ps.waitFor("simulator serving", 3*time.Minute, func() error {
 		raw, err := os.ReadFile(filepath.Join(data, "simulator", tenantsim.CredentialsFile))
 		if err != nil {
 			return err
