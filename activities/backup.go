@@ -117,11 +117,7 @@ func (b *Backup) BackupScope(ctx context.Context, in BackupInput) (BackupResult,
 			run.w.Abort()
 		}
 	}()
-	// Heartbeat at once: the keep-alive repeats the last heartbeat, and a
-	// first Graph call slower than the timeout must not look like a lost
-	// worker.
-	run.heartbeat(ctx)
-	defer run.beats.keepAlive(ctx)()
+	defer run.beats.keepAlive(ctx, run.saved)()
 	res, err := run.readAll(ctx)
 	if err != nil && IsDeltaExpired(err) && !run.p.Full {
 		// The delta token expired: read everything again into a fresh

@@ -30,8 +30,13 @@ func (h *heartbeats) record(ctx context.Context, details any) {
 	activity.RecordHeartbeat(ctx, details)
 }
 
-// keepAlive repeats the last heartbeat every keepAliveEvery until stop.
-func (h *heartbeats) keepAlive(ctx context.Context) (stop func()) {
+// keepAlive repeats the last heartbeat every keepAliveEvery until stop;
+// before the first one, it sends initial (the resume point at the start),
+// so a first Graph call slower than the timeout is not taken for a lost
+// worker. (Heartbeating at once instead would spend the SDK's first send,
+// which it then throttles to 0.8 × the timeout, on a heartbeat without
+// progress.)
+func (h *heartbeats) keepAlive(ctx context.Context, initial any) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -49,9 +54,10 @@ func (h *heartbeats) keepAlive(ctx context.Context) (stop func()) {
 				h.mu.Lock()
 				details, set := h.details, h.set
 				h.mu.Unlock()
-				if set {
-					activity.RecordHeartbeat(ctx, details)
+				if !set {
+					details = initial
 				}
+				activity.RecordHeartbeat(ctx, details)
 			}
 		}
 	}()

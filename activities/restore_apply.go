@@ -119,8 +119,7 @@ func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (Resto
 		return RestoreApplyResult{}, err
 	}
 	defer run.w.Abort()
-	run.heartbeat(ctx) // something for the keep-alive to repeat
-	defer run.beats.keepAlive(ctx)()
+	defer run.beats.keepAlive(ctx, run.resumeAt)()
 	var batch []keyed
 	err = a.Repo.Scan(ctx, plan.ID, restore.ActionType, restore.ActionType, run.p.Last, func(_, key string, load func() ([]byte, error)) error {
 		act, err := loadAction(key, load)
