@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/entravault/entravault/api"
-	"github.com/entravault/entravault/internal/config"
 	"github.com/entravault/entravault/internal/restore"
 	"github.com/entravault/entravault/workflows"
 )
@@ -105,26 +103,9 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&c.kind, "kind", "", "actions: only this kind")
 	fs.StringVar(&c.outcome, "outcome", "", "actions: only this outcome")
 	fs.IntVar(&c.limit, "limit", 0, "actions: at most N rows (0: all)")
-	rest := args[1:]
-	for {
-		if err := config.Parse(fs, rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		c.positional = append(c.positional, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	if len(c.positional) != run.nargs {
-		fmt.Fprint(stderr, restoreUsage)
-		return fmt.Errorf("%s takes %d argument(s), got %d", sub, run.nargs, len(c.positional))
-	}
-	if c.connector == "" {
-		return errors.New("--connector is required")
-	}
-	if c.output != "table" && c.output != "json" {
-		return errors.New("--output must be table or json")
+	var err error
+	if c.positional, err = parseClientArgs(fs, args[1:], sub, run.nargs, &c.connector, &c.output, restoreUsage, stderr); err != nil {
+		return err
 	}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
@@ -138,7 +119,6 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(types) > 0 || len(ids) > 0 {
 		c.req.Select = &restore.Selection{Types: types, IDs: ids}
 	}
-	var err error
 	if c.api, err = newAPIClient(*apiURL, *key); err != nil {
 		return err
 	}

@@ -92,36 +92,45 @@ func runSnapshots(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&c.outFile, "o", "", "export: output file (default <connector>-<snapshot>.tar.gz; - for stdout)")
 	// Flags may follow positional arguments: parse, take one positional,
 	// parse the rest again.
-	rest := args[1:]
-	for {
-		if err := config.Parse(fs, rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		c.positional = append(c.positional, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	if len(c.positional) != run.nargs {
-		fmt.Fprint(stderr, snapshotsUsage)
-		return fmt.Errorf("%s takes %d argument(s), got %d", sub, run.nargs, len(c.positional))
-	}
-	if c.connector == "" {
-		return errors.New("--connector is required")
-	}
-	if c.output != "table" && c.output != "json" {
-		return errors.New("--output must be table or json")
+	var err error
+	if c.positional, err = parseClientArgs(fs, args[1:], sub, run.nargs, &c.connector, &c.output, snapshotsUsage, stderr); err != nil {
+		return err
 	}
 	if c.limit < 0 {
 		return errors.New("--limit must be 0 or more")
 	}
-	var err error
 	if c.api, err = newAPIClient(*apiURL, *key); err != nil {
 		return err
 	}
 	c.progress = isTerminal(stderr)
 	return run.fn(c, ctx)
+}
+
+// parseClientArgs parses the flags of a client command, which may follow
+// its positional arguments, and checks what every client command needs.
+// connector and output point at flag values, read after parsing.
+func parseClientArgs(fs *flag.FlagSet, args []string, sub string, nargs int, connector, output *string, usage string, stderr io.Writer) ([]string, error) {
+	var positional []string
+	for {
+		if err := config.Parse(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	switch {
+	case len(positional) != nargs:
+		fmt.Fprint(stderr, usage)
+		return nil, fmt.Errorf("%s takes %d argument(s), got %d", sub, nargs, len(positional))
+	case *connector == "":
+		return nil, errors.New("--connector is required")
+	case *output != "table" && *output != "json":
+		return nil, errors.New("--output must be table or json")
+	}
+	return positional, nil
 }
 
 func newAPIClient(apiURL, key string) (*apiClient, error) {
