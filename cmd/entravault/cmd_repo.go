@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,7 @@ import (
 	_ "github.com/entravault/entravault/internal/repository/drivers" // cloud buckets and keepers
 )
 
-const repoUsage = `usage: entravault repo <init|stats|verify|prune|snapshots|rebuild-index> [flags]
+const repoUsage = `usage: entravault repo <init|stats|verify|prune|snapshots|rebuild-index|unlock> [flags]
 
   init                         create a repository (with --data: key file and bucket under DIR)
   stats [--json]               sizes and counts
@@ -30,6 +31,9 @@ const repoUsage = `usage: entravault repo <init|stats|verify|prune|snapshots|reb
                                forget snapshots by policy, then delete unused data;
                                the newest snapshot of each scope is always kept
   rebuild-index                recreate lost or damaged index files from pack headers
+  unlock [--all]               remove locks whose holder no longer runs (stale, or a
+                               process of this machine that exited); --all removes
+                               every lock: only when no api or worker is running
 
 Repository flags (every subcommand; also ENTRAVAULT_BLOB_URL, ENTRAVAULT_SECRETS_URL, ENTRAVAULT_DATA):
   --data DIR          dev stack folder: bucket DIR/blobs, key DIR/repo.key (default .data)
@@ -57,6 +61,7 @@ func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print JSON")
 	readData := fs.String("read-data", "0%", "share of packs to download and re-hash, e.g. 10%")
 	dryRun := fs.Bool("dry-run", false, "report what prune would delete without deleting")
+	unlockAll := fs.Bool("all", false, "unlock: remove every lock, held or not")
 	connector := fs.String("connector", "", "only this connector")
 	scope := fs.String("scope", "", "only this scope")
 	var pol repository.RetentionPolicy
@@ -67,7 +72,7 @@ func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&pol.KeepMonthly, "keep-monthly", 0, "… of each of the last N months")
 	fs.IntVar(&pol.KeepYearly, "keep-yearly", 0, "… of each of the last N years")
 	switch sub {
-	case "init", "stats", "verify", "prune", "snapshots", "rebuild-index":
+	case "init", "stats", "verify", "prune", "snapshots", "rebuild-index", "unlock":
 	default:
 		fmt.Fprint(stderr, repoUsage)
 		return fmt.Errorf("unknown subcommand %q", sub)
@@ -224,6 +229,17 @@ func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("%w: verify found %d problems", repository.ErrCorrupt, len(rep.Problems))
 		}
 		return nil
+	case "unlock":
+		removed, err := r.Unlock(ctx, *unlockAll)
+		if err != nil {
+			return err
+		}
+		return out(removed, func(w *tabwriter.Writer) {
+			for _, l := range removed {
+				fmt.Fprintf(w, "removed lock\t%s\t%s pid %d\t%s\t%s\n", l.Name, l.Host, l.PID, l.Time.Format(time.RFC3339), cmp.Or(l.Gone, "held"))
+			}
+			fmt.Fprintf(w, "locks removed\t%d\n", len(removed))
+		})
 	case "prune":
 		if pol.Empty() && !*dryRun {
 			fmt.Fprintln(stderr, "no --keep-* policy: keeping every snapshot, removing only unreferenced data")

@@ -287,17 +287,25 @@ func TestChaosNothingLostNothingTwice(t *testing.T) {
 		return rep
 	}
 	verify("after the chaos")
-	// A SIGKILLed worker's shared lock stays in the bucket, and prune
-	// refuses to run while one is younger than 30 minutes: remove the
-	// locks of dead processes as an operator would after a crash.
-	dead := removeDeadLocks(t, ctx, envValue(st.workerEnv, "ENTRAVAULT_BLOB_URL"))
-	t.Logf("%d locks left by killed workers removed before prune", len(dead))
+	// SIGKILLed workers leave their shared locks in the bucket; prune
+	// must see that their holders exited (same host) and run at once.
 	out := runStdout(t, ctx, st.workerEnv, st.workDir, st.bins.entravault, "repo", "prune", "--json")
 	var pr repository.PruneReport
 	if err := json.Unmarshal([]byte(out), &pr); err != nil {
 		t.Fatalf("prune --json: %v: %s", err, out)
 	}
 	t.Logf("prune: %d snapshots kept, %d packs deleted (%d unreferenced), %d bytes freed", pr.Kept, pr.PacksDeleted, pr.UnreferencedPacks, pr.BytesFreed)
+	// `repo unlock` then clears what the killed workers left, and only that.
+	var removed []repository.LockInfo
+	if out := runStdout(t, ctx, st.workerEnv, st.workDir, st.bins.entravault, "repo", "unlock", "--json"); json.Unmarshal([]byte(out), &removed) != nil {
+		t.Fatalf("unlock --json: %s", out)
+	}
+	for _, l := range removed {
+		if l.Gone == "" {
+			t.Errorf("unlock removed a held lock: %+v", l)
+		}
+	}
+	t.Logf("repo unlock removed %d locks of killed workers", len(removed))
 	if after := verify("after prune"); len(after.UnreferencedPacks) > 0 {
 		t.Errorf("after prune, %d packs are still unreferenced", len(after.UnreferencedPacks))
 	}

@@ -2,9 +2,15 @@ package repository
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -546,6 +552,58 @@ func TestLocks(t *testing.T) {
 		defer w.Abort()
 		if _, err := otherProcess(t, r).Prune(ctx, PruneOptions{}); !errors.Is(err, ErrLocked) {
 			t.Fatalf("prune during backup: %v, want ErrLocked", err)
+		}
+	})
+	t.Run("a dead holder's lock is ignored and removed by Unlock", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("dead holders are told apart through /proc")
+		}
+		r := smallRepo(t)
+		self := thisHolder()
+		child := exec.Command("true")
+		if err := child.Run(); err != nil {
+			t.Fatal(err)
+		}
+		reused := self
+		reused.Start++ // our PID, but another process's start time
+		otherNS := self
+		otherNS.PIDNS = "pid:[1]"
+		holders := map[string]lockFile{
+			"exited":       {PID: child.Process.Pid, holderID: self},
+			"reused pid":   {PID: os.Getpid(), holderID: reused},
+			"live":         {PID: os.Getpid(), holderID: self},
+			"other pid ns": {PID: child.Process.Pid, holderID: otherNS},
+		}
+		names := map[string]string{}
+		for what, lf := range holders {
+			lf.Time, lf.Host = time.Now().UTC(), thisHost()
+			data, _ := json.Marshal(lf)
+			name := randomName()
+			names[name] = what
+			if err := r.st.put(ctx, "locks/"+name, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.Prune(ctx, PruneOptions{}); !errors.Is(err, ErrLocked) {
+			t.Fatalf("prune beside a live holder's lock: %v, want ErrLocked", err)
+		}
+		removed, err := r.Unlock(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range removed {
+			got = append(got, names[l.Name]+": "+l.Gone)
+		}
+		sort.Strings(got)
+		if want := []string{"exited: holder exited", "reused pid: holder exited"}; !slices.Equal(got, want) {
+			t.Fatalf("Unlock removed %q, want %q", got, want)
+		}
+		if removed, err = r.Unlock(ctx, true); err != nil || len(removed) != 2 {
+			t.Fatalf("Unlock(all) = %d locks, %v; want the 2 left", len(removed), err)
+		}
+		if _, err := r.Prune(ctx, PruneOptions{}); err != nil {
+			t.Fatalf("prune after unlock: %v", err)
 		}
 	})
 	t.Run("commit refuses with an expired own lock", func(t *testing.T) {

@@ -30,6 +30,40 @@ type lockFile struct {
 	Time      time.Time `json:"time"`
 	Host      string    `json:"host"`
 	PID       int       `json:"pid"`
+	holderID
+}
+
+// holderID identifies the writing process well enough to tell, on the same
+// machine, that it has died (see holderGone). Older locks lack it.
+type holderID struct {
+	Boot  string `json:"boot,omitempty"`
+	PIDNS string `json:"pidns,omitempty"`
+	Start uint64 `json:"start,omitempty"`
+}
+
+var (
+	thisHolder = sync.OnceValue(selfHolder)
+	thisHost   = sync.OnceValue(func() string { h, _ := os.Hostname(); return h })
+)
+
+// heldLock is one lock file as found in the bucket.
+type heldLock struct {
+	name     string
+	file     lockFile
+	readable bool
+}
+
+// gone reports why the lock's holder cannot be running any more, or "".
+func (h heldLock) gone() string {
+	switch {
+	case !h.readable:
+		return "unreadable"
+	case time.Since(h.file.Time) > staleAfter:
+		return "stale"
+	case holderGone(h.file, thisHolder(), thisHost()):
+		return "holder exited"
+	}
+	return ""
 }
 
 type repoLock struct {
@@ -84,9 +118,8 @@ func (r *Repository) tryLock(ctx context.Context, exclusive bool) (*repoLock, er
 }
 
 func (r *Repository) writeLock(ctx context.Context, exclusive bool) (string, time.Time, error) {
-	host, _ := os.Hostname()
 	now := time.Now().UTC()
-	data, _ := json.Marshal(lockFile{Exclusive: exclusive, Time: now, Host: host, PID: os.Getpid()})
+	data, _ := json.Marshal(lockFile{Exclusive: exclusive, Time: now, Host: thisHost(), PID: os.Getpid(), holderID: thisHolder()})
 	name := randomName()
 	if err := r.st.put(ctx, "locks/"+name, data); err != nil {
 		return "", time.Time{}, fmt.Errorf("lock: %w", err)
@@ -94,11 +127,14 @@ func (r *Repository) writeLock(ctx context.Context, exclusive bool) (string, tim
 	return name, now, nil
 }
 
-func (r *Repository) checkLockConflicts(ctx context.Context, own string, exclusive bool) error {
+// listLocks reads every lock file but own; files removed meanwhile are
+// skipped.
+func (r *Repository) listLocks(ctx context.Context, own string) ([]heldLock, error) {
 	files, err := r.st.list(ctx, "locks")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var locks []heldLock
 	for _, f := range files {
 		if f.name == own {
 			continue
@@ -108,12 +144,25 @@ func (r *Repository) checkLockConflicts(ctx context.Context, own string, exclusi
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		var lf lockFile
-		if json.Unmarshal(data, &lf) != nil || time.Since(lf.Time) > staleAfter {
-			continue // stale or unreadable: its holder is gone
+		h := heldLock{name: f.name}
+		h.readable = json.Unmarshal(data, &h.file) == nil
+		locks = append(locks, h)
+	}
+	return locks, nil
+}
+
+func (r *Repository) checkLockConflicts(ctx context.Context, own string, exclusive bool) error {
+	locks, err := r.listLocks(ctx, own)
+	if err != nil {
+		return err
+	}
+	for _, h := range locks {
+		if h.gone() != "" {
+			continue // its holder no longer runs
 		}
+		lf := h.file
 		if exclusive || lf.Exclusive {
 			kind := "shared"
 			if lf.Exclusive {
@@ -123,6 +172,41 @@ func (r *Repository) checkLockConflicts(ctx context.Context, own string, exclusi
 		}
 	}
 	return nil
+}
+
+// LockInfo describes a lock file for an operator.
+type LockInfo struct {
+	Name      string    `json:"name"`
+	Exclusive bool      `json:"exclusive"`
+	Time      time.Time `json:"time"`
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	// Gone says why its holder no longer runs ("stale", "holder exited",
+	// "unreadable"), or is empty for a lock that may still be held.
+	Gone string `json:"gone,omitempty"`
+}
+
+// Unlock removes the locks whose holders no longer run (see heldLock.gone)
+// and, with all, every lock: only for an operator who knows that no
+// process uses the repository. It returns the locks removed.
+func (r *Repository) Unlock(ctx context.Context, all bool) ([]LockInfo, error) {
+	locks, err := r.listLocks(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var removed []LockInfo
+	for _, h := range locks {
+		gone := h.gone()
+		if gone == "" && !all {
+			continue
+		}
+		if err := r.st.del(ctx, "locks/"+h.name); err != nil && !errors.Is(err, ErrNotFound) {
+			return removed, fmt.Errorf("remove lock %s: %w", h.name, err)
+		}
+		removed = append(removed, LockInfo{Name: h.name, Exclusive: h.file.Exclusive, Time: h.file.Time,
+			Host: h.file.Host, PID: h.file.PID, Gone: gone})
+	}
+	return removed, nil
 }
 
 func (l *repoLock) refreshLoop() {

@@ -741,3 +741,43 @@ func TestSDKRestoreWrites(t *testing.T) {
 		t.Fatalf("PATCH proxyAddresses: %v", describe(err))
 	}
 }
+
+// TestInjectedRetryAfterIsChecked: an injected 429 or 503 carries
+// Retry-After too, so a retry of the same request inside it is early,
+// while the SDK (which waits it out) makes none.
+func TestInjectedRetryAfterIsChecked(t *testing.T) {
+	s := tenantsim.NewTest(t, tenantsim.Options{Seed: 6, Users: 10, Premium: true,
+		Throttle: tenantsim.ThrottleConfig{Disabled: true}})
+	s.Graph().SetFaults(tenantsim.Faults{Rate429: 0.3, Rate503: 0.3, RetryAfterSeconds: 1, Seed: 3})
+	c := newClient(t, s, s.Credentials().BackupApp, false)
+	for i := 0; i < 6; i++ {
+		if _, err := c.SDK().Users().Get(context.Background(), nil); err != nil {
+			t.Fatalf("call %d: %s", i, describe(err))
+		}
+	}
+	snap := s.Graph().Counters().Total
+	if snap.FaultsCount == 0 || snap.EarlyRetry != 0 {
+		t.Fatalf("SDK calls: want faults and no early retry, got %+v", snap)
+	}
+	// The same request (same client-request-id) sent again at once after a
+	// fault is early.
+	tok := rawToken(t, s)
+	for i := 0; i < 20 && s.Graph().Counters().Total.EarlyRetry == 0; i++ {
+		req, _ := http.NewRequest("GET", s.GraphURL()+"/users", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("client-request-id", fmt.Sprintf("raw-%d", i))
+		for try := 0; try < 2; try++ {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode < 429 {
+				break
+			}
+		}
+	}
+	if s.Graph().Counters().Total.EarlyRetry == 0 {
+		t.Fatal("an immediate retry of an injected 429/503 was not counted")
+	}
+}

@@ -243,7 +243,7 @@ func RunAPI(ctx context.Context, cfg *config.Config, ln net.Listener, logger *sl
 	if err != nil {
 		return err
 	}
-	tc, err := temporalconn.Dial(cfg.Temporal, logger)
+	tc, err := temporalconn.DialWait(ctx, cfg.Temporal, logger)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	defer storage.Close()
-	tc, err := temporalconn.Dial(cfg.Temporal, logger)
+	tc, err := temporalconn.DialWait(ctx, cfg.Temporal, logger)
 	if err != nil {
 		return err
 	}

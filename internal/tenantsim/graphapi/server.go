@@ -157,6 +157,7 @@ func (s *Server) serve(c *reqCtx, h handler, class throttleClass) *graphError {
 		return e
 	}
 	if e := s.faults.inject(c, s.stats); e != nil {
+		s.thr.rememberFault(c, class, e)
 		return e
 	}
 	q, e := parseQuery(c.r)

@@ -152,17 +152,51 @@ func (t *throttler) early(c *reqCtx, key string) bool {
 	return ok && now.Before(nb)
 }
 
-// admit applies the limits to one request; a non-nil error is the 429.
-func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *graphError {
-	if t.cfg.Disabled {
-		return nil
+func throttleKey(c *reqCtx, class throttleClass) string {
+	return fmt.Sprintf("%d/%s", class.kind, c.caller.AppID)
+}
+
+// remember records the Retry-After of secs given to c, for early. The
+// caller holds t.mu.
+func (t *throttler) remember(c *reqCtx, key string, secs int) {
+	t.notBefore[key] = t.now().Add(time.Duration(secs) * time.Second)
+	if id := c.r.Header.Get("client-request-id"); id != "" {
+		if len(t.retryNotBefore) > 10_000 { // requests never retried
+			for k, nb := range t.retryNotBefore {
+				if !t.now().Before(nb) {
+					delete(t.retryNotBefore, k)
+				}
+			}
+		}
+		t.retryNotBefore[id] = t.notBefore[key]
+	}
+}
+
+// rememberFault records the Retry-After of an injected 429 or 503, so a
+// retry sent before it counts as early too.
+func (t *throttler) rememberFault(c *reqCtx, class throttleClass, e *graphError) {
+	secs, err := strconv.Atoi(e.header["Retry-After"])
+	if err != nil {
+		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.remember(c, throttleKey(c, class), secs)
+}
+
+// admit applies the limits to one request; a non-nil error is the 429.
+func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *graphError {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	app := c.caller.AppID
-	key := fmt.Sprintf("%d/%s", class.kind, app)
+	key := throttleKey(c, class)
+	// Early retries are counted even with the limits off: injected faults
+	// also send Retry-After.
 	if t.early(c, key) {
 		stats.earlyRetry(c.route)
+	}
+	if t.cfg.Disabled {
+		return nil
 	}
 	var wait time.Duration
 	info := "ResourceUnitLimitExceeded"
@@ -197,17 +231,7 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 	// kiota truncates fractional Retry-After values, so round up to whole
 	// seconds or clients would come back too early.
 	secs := int(math.Ceil(wait.Seconds()))
-	t.notBefore[key] = t.now().Add(time.Duration(secs) * time.Second)
-	if id := c.r.Header.Get("client-request-id"); id != "" {
-		if len(t.retryNotBefore) > 10_000 { // requests never retried
-			for k, nb := range t.retryNotBefore {
-				if !t.now().Before(nb) {
-					delete(t.retryNotBefore, k)
-				}
-			}
-		}
-		t.retryNotBefore[id] = t.notBefore[key]
-	}
+	t.remember(c, key, secs)
 	e := errf(429, "TooManyRequests", "Please retry again later.")
 	e.header = map[string]string{
 		"Retry-After":                    strconv.Itoa(secs),
