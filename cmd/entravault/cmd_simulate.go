@@ -37,6 +37,8 @@ func cmdSimulate(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Applications, "applications", 0, "number of applications (0 = users/100, at least 5)")
 	fs.IntVar(&o.LogsPerDay, "logs-per-day", 50, "sign-in and audit records per day over the last 30 days")
 	fs.BoolVar(&o.Premium, "premium", false, "license the tenant with Entra ID P1/P2 (sign-in logs readable)")
+	fs.IntVar(&o.Tenants, "tenants", 1, "tenants to serve at the same addresses: the first as the flags above say, the others nearly empty, with the same applications")
+	fs.IntVar(&o.OtherTenantUsers, "other-tenant-users", 20, "users of each tenant after the first")
 	fs.StringVar(&o.GraphAddr, "graph-addr", tenantsim.DefaultGraphAddr, "Graph listen address (plain HTTP)")
 	fs.StringVar(&o.LoginAddr, "login-addr", tenantsim.DefaultLoginAddr, "sign-in listen address (HTTPS)")
 	fs.DurationVar(&o.DeltaTokenMaxAge, "delta-token-max-age", 0, "delta token lifetime (0 = 7 days)")
@@ -67,8 +69,11 @@ func cmdSimulate(ctx context.Context, args []string) error {
 	}
 	defer sim.Close()
 	c := sim.Credentials()
-	fmt.Fprintf(os.Stderr, "Graph:      %s\nAuthority:  %s\nTenant:     %s (%s)\nCredentials: %s\n",
-		c.GraphURL, c.AuthorityHost, c.TenantID, c.TenantDomain, filepath.Join(sim.DataDir(), tenantsim.CredentialsFile))
+	fmt.Fprintf(os.Stderr, "Graph:      %s\nAuthority:  %s\nTenant:     %s (%s)\n", c.GraphURL, c.AuthorityHost, c.TenantID, c.TenantDomain)
+	for _, o := range c.Tenants {
+		fmt.Fprintf(os.Stderr, "Tenant:     %s (%s)\n", o.TenantID, o.TenantDomain)
+	}
+	fmt.Fprintf(os.Stderr, "Credentials: %s\n", filepath.Join(sim.DataDir(), tenantsim.CredentialsFile))
 	<-ctx.Done()
 	return nil
 }

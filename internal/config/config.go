@@ -115,6 +115,7 @@ type Dev struct {
 	LoginAddr        string
 	SimSeed          int64
 	SimUsers         int
+	SimTenants       int
 	NoSimulator      bool
 }
 
@@ -171,6 +172,7 @@ func FlagSet(role Role) (*flag.FlagSet, *Config) {
 		fs.StringVar(&c.Dev.LoginAddr, "sim-login-addr", "127.0.0.1:8091", "tenant simulator sign-in (HTTPS) listen address")
 		fs.Int64Var(&c.Dev.SimSeed, "sim-seed", 1, "tenant simulator seed")
 		fs.IntVar(&c.Dev.SimUsers, "sim-users", 200, "tenant simulator user count")
+		fs.IntVar(&c.Dev.SimTenants, "sim-tenants", 2, "tenants the simulator serves: the first with --sim-users users, the others nearly empty (targets for cross-tenant restores)")
 		fs.BoolVar(&c.Dev.NoSimulator, "no-simulator", false, "do not start the tenant simulator")
 	}
 	return fs, c
@@ -302,6 +304,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Dev.SimUsers < 1 {
 			bad("sim-users", "must be at least 1")
+		}
+		if c.Dev.SimTenants < 1 || c.Dev.SimTenants > 20 {
+			bad("sim-tenants", "must be between 1 and 20, got %d", c.Dev.SimTenants)
 		}
 	}
 	return errors.Join(errs...)

@@ -119,7 +119,8 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Op
 // folder, and returns the backup and restore applications' registrations.
 func (s *Stack) startSimulator(opts Options) (backup, restore *graph.Config, err error) {
 	cfg := s.cfg
-	simOpts := tenantsim.Options{Seed: cfg.Dev.SimSeed, Users: cfg.Dev.SimUsers, Premium: true, LogsPerDay: 50}
+	simOpts := tenantsim.Options{Seed: cfg.Dev.SimSeed, Users: cfg.Dev.SimUsers, Premium: true, LogsPerDay: 50,
+		Tenants: cfg.Dev.SimTenants, OtherTenantUsers: 20}
 	if opts.Simulator != nil {
 		simOpts = *opts.Simulator
 	}

@@ -46,6 +46,15 @@ type Options struct {
 	// ConsentRequired leaves the backup app without granted roles until an
 	// admin consents through the sign-in flow.
 	ConsentRequired bool
+	// Tenants is how many tenants the process serves (default 1), all at
+	// the same Graph URL and authority host. The first is the one these
+	// options describe; each other one has OtherTenantUsers users (at least
+	// the three sign-in accounts) and a few groups, units and applications,
+	// and shares the first tenant's backup, restore and no-roles
+	// applications (one multi-tenant registration). Its credentials are in
+	// Credentials.Tenants, its control API under /_sim/tenants/{id}/….
+	Tenants          int
+	OtherTenantUsers int
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -96,6 +105,8 @@ type Credentials struct {
 	CLIApp AppCredentials       `json:"cliApp"`
 	Admins []AccountCredentials `json:"admins"`
 	Seed   int64                `json:"seed"`
+	// Tenants are the other tenants the process serves (Options.Tenants).
+	Tenants []Credentials `json:"tenants,omitempty"`
 }
 
 // ChurnStats counts what a churn did.

@@ -44,6 +44,10 @@ type Simulator struct {
 	creds   Credentials
 	own     *ownApps
 	log     *slog.Logger
+	// home is the first tenant when this is another one (Options.Tenants);
+	// others are the first tenant's others.
+	home   *Simulator
+	others []*Simulator
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -59,8 +63,18 @@ type Simulator struct {
 // most that much.
 const saveInterval = 300 * time.Millisecond
 
-// New generates the tenant and prepares both services; Start listens.
+// New generates the tenant (tenants, with Options.Tenants) and prepares
+// both services; Start listens.
 func New(opts Options) (*Simulator, error) {
+	s, err := newTenant(opts, nil)
+	if err == nil && opts.Tenants > 1 {
+		err = s.addOtherTenants(opts)
+	}
+	return s, err
+}
+
+// newTenant prepares one tenant; home is the first tenant for the others.
+func newTenant(opts Options, home *Simulator) (*Simulator, error) {
 	if opts.GraphAddr == "" {
 		opts.GraphAddr = DefaultGraphAddr
 	}
@@ -73,7 +87,7 @@ func New(opts Options) (*Simulator, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Simulator{opts: opts, dir: opts.DataDir, log: opts.Logger}
+	s := &Simulator{opts: opts, dir: opts.DataDir, log: opts.Logger, home: home}
 	if s.dir == "" {
 		d, err := os.MkdirTemp("", "entravault-sim-")
 		if err != nil {
@@ -94,11 +108,15 @@ func New(opts Options) (*Simulator, error) {
 	if err := s.setupCredentials(); err != nil {
 		return nil, err
 	}
-	tlsFiles, err := entra.EnsureTLS(s.dir)
-	if err != nil {
-		return nil, err
+	tlsFiles := home.tlsFiles() // every tenant is served by the first's listener
+	if tlsFiles == nil {
+		var err error
+		if tlsFiles, err = entra.EnsureTLS(s.dir); err != nil {
+			return nil, err
+		}
 	}
 	s.tls = tlsFiles
+	var err error
 	s.login, err = entra.NewServer(directory{s.tenant, s.own}, entra.Options{DataDir: s.dir, Now: opts.Now, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
@@ -157,7 +175,13 @@ func (s *Simulator) setupCredentials() error {
 		}
 		return randomSecret()
 	}
-	certPath := filepath.Join(s.dir, "backup-app.pem")
+	appSecret, certDir := pick, s.dir
+	if s.home != nil { // one registration of each application, in every tenant
+		s.shareApps(t)
+		prev.BackupApp, prev.NoRolesApp, prev.RestoreApp = s.home.creds.BackupApp, s.home.creds.NoRolesApp, s.home.creds.RestoreApp
+		appSecret, certDir = func(old string) string { return old }, s.home.dir
+	}
+	certPath := filepath.Join(certDir, "backup-app.pem")
 	cert, err := entra.EnsureAppCertificate(certPath, "Entravault Backup")
 	if err != nil {
 		return err
@@ -177,12 +201,12 @@ func (s *Simulator) setupCredentials() error {
 	}
 	appID := func(i int32) string { return t.Apps[i].AppID.String() }
 	s.creds = Credentials{TenantID: t.ID.String(), TenantDomain: t.Domain, Seed: t.Seed,
-		BackupApp:  AppCredentials{ClientID: appID(model.BackupApp), ClientSecret: pick(prev.BackupApp.ClientSecret), CertPath: certPath, KeyPath: certPath},
-		NoRolesApp: AppCredentials{ClientID: appID(model.NoRolesApp), ClientSecret: pick(prev.NoRolesApp.ClientSecret)}}
+		BackupApp:  AppCredentials{ClientID: appID(model.BackupApp), ClientSecret: appSecret(prev.BackupApp.ClientSecret), CertPath: certPath, KeyPath: certPath},
+		NoRolesApp: AppCredentials{ClientID: appID(model.NoRolesApp), ClientSecret: appSecret(prev.NoRolesApp.ClientSecret)}}
 	t.SetAppCredential(model.BackupApp, model.AppCredential{Secret: s.creds.BackupApp.ClientSecret, CertificateDER: cert.CertDER, ConfiguredRoles: roles}, granted)
 	t.SetAppCredential(model.NoRolesApp, model.AppCredential{Secret: s.creds.NoRolesApp.ClientSecret}, nil)
 	if len(t.Apps) > int(model.RestoreApp) { // tenants generated with fewer than 3 applications have none
-		s.creds.RestoreApp = AppCredentials{ClientID: appID(model.RestoreApp), ClientSecret: pick(prev.RestoreApp.ClientSecret)}
+		s.creds.RestoreApp = AppCredentials{ClientID: appID(model.RestoreApp), ClientSecret: appSecret(prev.RestoreApp.ClientSecret)}
 		t.SetAppCredential(model.RestoreApp, model.AppCredential{Secret: s.creds.RestoreApp.ClientSecret, ConfiguredRoles: restoreRoles}, restoreGranted)
 	}
 	own, appRoleOf := newOwnApps(t, pick(prev.CLIApp.ClientSecret))
@@ -203,14 +227,16 @@ func (s *Simulator) setupCredentials() error {
 	return nil
 }
 
-// Start listens: Graph over plain HTTP, sign-in over HTTPS. It writes
-// tenant.json once the addresses are known. With a state file it saves the
-// tenant first, then again shortly after every change.
+// Start listens: Graph over plain HTTP, sign-in over HTTPS, for every
+// tenant. It writes tenant.json once the addresses are known. With a state
+// file it saves the tenant first, then again shortly after every change.
 func (s *Simulator) Start() error {
 	// Before any delta token of this run's epoch is handed out, the epoch
 	// must be on disk (model.Tenant.Durable).
-	if err := s.Save(); err != nil {
-		return err
+	for _, t := range s.Tenants() {
+		if err := t.Save(); err != nil {
+			return err
+		}
 	}
 	gl, err := net.Listen("tcp", s.opts.GraphAddr)
 	if err != nil {
@@ -221,26 +247,42 @@ func (s *Simulator) Start() error {
 		gl.Close()
 		return fmt.Errorf("tenantsim: login listener: %w", err)
 	}
-	s.creds.GraphURL = "http://" + gl.Addr().String() + "/v1.0"
-	s.creds.AuthorityHost = "https://" + ll.Addr().String() + "/"
-	s.creds.APIIssuer = s.creds.AuthorityHost + s.creds.TenantID + "/v2.0"
-	gs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	ls := &http.Server{Handler: s.login.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.creds.Tenants = nil
+	for _, t := range s.Tenants() {
+		t.creds.GraphURL = "http://" + gl.Addr().String() + "/v1.0"
+		t.creds.AuthorityHost = "https://" + ll.Addr().String() + "/"
+		t.creds.APIIssuer = t.creds.AuthorityHost + t.creds.TenantID + "/v2.0"
+		t.creds.CACertPath = s.creds.CACertPath
+		if t != s {
+			s.creds.Tenants = append(s.creds.Tenants, t.creds)
+		}
+	}
+	gs := &http.Server{Handler: s.graphFront(), ReadHeaderTimeout: 10 * time.Second}
+	ls := &http.Server{Handler: s.loginFront(), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
 	s.servers = append(s.servers, gs, ls)
+	s.mu.Unlock()
+	go func() { _ = gs.Serve(gl) }()
+	go func() { _ = ls.Serve(tls.NewListener(ll, s.tls.Config)) }()
+	for _, t := range s.Tenants() {
+		t.startSaver()
+		if err := t.writeCredentials(); err != nil {
+			return err
+		}
+	}
+	s.log.Info("tenant simulator started", "graph", s.creds.GraphURL, "authority", s.creds.AuthorityHost,
+		"tenant", s.creds.TenantID, "tenants", len(s.Tenants()), "credentials", filepath.Join(s.dir, CredentialsFile))
+	return nil
+}
+
+// startSaver saves the tenant shortly after each change, with a state file.
+func (s *Simulator) startSaver() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.opts.StateFile != "" && s.stop == nil {
 		s.stop, s.saverOK = make(chan struct{}), make(chan struct{})
 		go s.saveLoop(s.stop, s.saverOK)
 	}
-	s.mu.Unlock()
-	go func() { _ = gs.Serve(gl) }()
-	go func() { _ = ls.Serve(tls.NewListener(ll, s.tls.Config)) }()
-	if err := s.writeCredentials(); err != nil {
-		return err
-	}
-	s.log.Info("tenant simulator started", "graph", s.creds.GraphURL, "authority", s.creds.AuthorityHost,
-		"tenant", s.creds.TenantID, "credentials", filepath.Join(s.dir, CredentialsFile))
-	return nil
 }
 
 func (s *Simulator) writeCredentials() error {
@@ -361,17 +403,20 @@ func writeFileSynced(path string, data []byte) error {
 	return err
 }
 
-// Close stops both listeners and the saver, saves the state file if
+// Close stops both listeners and the savers, saves the state files if
 // configured and removes a temporary data folder.
 func (s *Simulator) Close() error {
+	var errs []error
+	for _, o := range s.others {
+		errs = append(errs, o.Close())
+	}
 	s.mu.Lock()
 	servers, already, stop, saverOK := s.servers, s.closed, s.stop, s.saverOK
 	s.servers, s.closed = nil, true
 	s.mu.Unlock()
 	if already {
-		return nil
+		return errors.Join(errs...)
 	}
-	var errs []error
 	for _, srv := range servers {
 		errs = append(errs, srv.Close())
 	}
