@@ -19,6 +19,7 @@ build:
 tools:
 	@if [ -x scripts/azurite.sh ]; then scripts/azurite.sh install; fi
 	@if [ -x scripts/postgres.sh ]; then scripts/postgres.sh install; fi
+	@if [ -x scripts/chromium.sh ]; then scripts/chromium.sh install; fi
 
 test: tools
 	$(GO) vet ./...

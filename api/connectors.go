@@ -83,8 +83,15 @@ func principal(c echo.Context) auth.Principal {
 type CreateConnectorResponse struct {
 	ID         string           `json:"id"`
 	Status     connector.Status `json:"status"`
-	ConsentURL string           `json:"consent_url"`
-	ExpiresAt  time.Time        `json:"consent_expires_at"`
+	ConsentURL string           `json:"consent_url,omitempty"`
+	ExpiresAt  time.Time        `json:"consent_expires_at,omitzero"`
+}
+
+// createRequest is POST /connectors: a connector's config and, when the
+// administrator signed in first (signin.go), the consent grant.
+type createRequest struct {
+	connector.Config
+	ConsentGrant string `json:"consent_grant,omitempty"`
 }
 
 func (h *handlers) createConnector(c echo.Context) error {
@@ -92,10 +99,11 @@ func (h *handlers) createConnector(c echo.Context) error {
 	if !p.CanWrite() {
 		return apiError(http.StatusForbidden, "forbidden", "role "+string(p.Role)+" may not create connectors", nil)
 	}
-	var cfg connector.Config
-	if err := decodeStrict(c, &cfg); err != nil {
+	var req createRequest
+	if err := decodeStrict(c, &req); err != nil {
 		return err
 	}
+	cfg := req.Config
 	cfg.Normalize()
 	if err := h.resolveAccess(c.Request().Context(), &cfg.Access); err != nil {
 		return err
@@ -109,18 +117,28 @@ func (h *handlers) createConnector(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	id := newConnectorID()
-	state, hash := newState(id)
-	deadline := h.Now().Add(h.consentTimeout())
-	prompt := !h.skipConsentPrompt(ctx, p, cfg.Tenant)
-	in := workflows.ConnectorInput{ConnectorID: id, Config: cfg, ConsentStateHash: hash, ConsentDeadline: deadline, CreatedBy: p.Name}
+	in := workflows.ConnectorInput{ConnectorID: id, Config: cfg, CreatedBy: p.Name}
+	status, resp := connector.StatusAwaitingConsent, CreateConnectorResponse{ID: id}
+	if req.ConsentGrant != "" {
+		consent, err := h.checkGrant(p, cfg, req.ConsentGrant)
+		if err != nil {
+			return err
+		}
+		in.Consent, status = consent, connector.StatusVerifying
+	} else {
+		state, hash := newState(id)
+		in.ConsentStateHash, in.ConsentDeadline = hash, h.Now().Add(h.consentTimeout())
+		resp.ConsentURL, resp.ExpiresAt = h.Consent.signInURL(cfg.Tenant, state, !h.skipConsentPrompt(ctx, p, cfg.Tenant)), in.ConsentDeadline.UTC()
+	}
+	resp.Status = status
 	_, err := h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        workflows.ConnectorWorkflowID(id),
 		TaskQueue: h.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.ConnectorIDKey.ValueSet(id), workflows.TenantIDKey.ValueSet(cfg.Tenant),
-			workflows.ConnectorStatusKey.ValueSet(string(connector.StatusAwaitingConsent))),
+			workflows.ConnectorStatusKey.ValueSet(string(status))),
 		Memo: map[string]any{workflows.MemoSummary: workflows.ConnectorSummary{Name: cfg.Name, Tenant: cfg.Tenant, Kind: cfg.Kind,
-			Status: connector.StatusAwaitingConsent, Access: cfg.Access, CreatedAt: h.Now().UTC()}},
+			Status: status, Access: cfg.Access, CreatedAt: h.Now().UTC()}},
 		StaticSummary: fmt.Sprintf("Connector %s (%s, %s)", cfg.Name, cfg.Tenant, cfg.Kind),
 		StaticDetails: fmt.Sprintf("Backs up tenant `%s`: %v every %s.", cfg.Tenant, cfg.Scopes.Enabled(), cfg.Schedule.Interval),
 	}, workflows.ConnectorWorkflowName, in)
@@ -128,9 +146,8 @@ func (h *handlers) createConnector(c echo.Context) error {
 		return fmt.Errorf("start connector workflow: %w", err)
 	}
 	h.index.put(ConnectorListItem{ID: id, ConnectorSummary: workflows.ConnectorSummary{Name: cfg.Name, Tenant: cfg.Tenant, Kind: cfg.Kind,
-		Status: connector.StatusAwaitingConsent, Access: cfg.Access, CreatedAt: h.Now().UTC()}})
-	return c.JSON(http.StatusCreated, CreateConnectorResponse{ID: id, Status: connector.StatusAwaitingConsent,
-		ConsentURL: h.Consent.signInURL(cfg.Tenant, state, prompt), ExpiresAt: deadline.UTC()})
+		Status: status, Access: cfg.Access, CreatedAt: h.Now().UTC()}})
+	return c.JSON(http.StatusCreated, resp)
 }
 
 func (h *handlers) consentTimeout() time.Duration {
@@ -159,7 +176,11 @@ func (h *handlers) renewConsent(c echo.Context) error {
 // authorize finds the connector and applies the access rule: 404 for a
 // connector the caller may not see, 403 for a viewer's write.
 func (h *handlers) authorize(c echo.Context, write bool) (string, workflows.ConnectorSummary, error) {
-	id := c.Param("id")
+	return h.authorizeID(c, c.Param("id"), write)
+}
+
+// authorizeID is authorize for connector id (another than the path's).
+func (h *handlers) authorizeID(c echo.Context, id string, write bool) (string, workflows.ConnectorSummary, error) {
 	notFound := apiError(http.StatusNotFound, "not_found", "connector not found", nil)
 	if !validID(id) {
 		return "", workflows.ConnectorSummary{}, notFound

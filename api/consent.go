@@ -155,10 +155,11 @@ var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
 .ok{color:#0a6b2d}.err{color:#a4262c}</style></head>
 <body><h1 class="{{.Class}}">{{.Title}}</h1><p>{{.Message}}</p>
 {{if .Connector}}<p>Connector: <code>{{.Connector}}</code></p>{{end}}
-<p>You can close this window.</p></body></html>`))
+{{if .Link}}<p><a href="{{.Link}}">Back to the connector in Entravault</a></p>{{else}}<p>You can close this window.</p>{{end}}</body></html>`))
 
 type callbackView struct {
 	Title, Class, Message, Connector string
+	Link                             string // the connector's console page
 }
 
 func (h *handlers) callbackResult(c echo.Context, status int, v callbackView) error {
@@ -179,6 +180,9 @@ func (h *handlers) consentCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := c.QueryParams()
 	state := q.Get("state")
+	if strings.HasPrefix(state, signInStatePrefix) {
+		return h.signInCallback(c, state)
+	}
 	connectorID, _, ok := strings.Cut(state, ".")
 	if state == "" || !ok || !validID(connectorID) {
 		return h.callbackResult(c, http.StatusBadRequest, failPage("The sign-in response has no valid state. Start again from the connector's sign-in link."))
@@ -218,7 +222,7 @@ func (h *handlers) consentCallback(c echo.Context) error {
 		return h.callbackResult(c, http.StatusOK, callbackView{Title: "Consent not granted", Class: "err", Connector: st.Config.Name,
 			Message: fmt.Sprintf("%s: %s", result.Error, result.ErrorDescription)})
 	}
-	return h.callbackResult(c, http.StatusOK, callbackView{Title: "Consent received", Class: "ok", Connector: st.Config.Name,
+	return h.callbackResult(c, http.StatusOK, callbackView{Title: "Consent received", Class: "ok", Connector: st.Config.Name, Link: "/connectors/" + connectorID,
 		Message: "Thank you, " + result.AdminUPN + ". Entravault is verifying the permissions; the first backup starts when verification passes."})
 }
 

@@ -25,8 +25,9 @@ var openAPI = map[string]any{
 				"name": str(), "tenant": str(), "kind": map[string]any{"type": "string", "enum": []string{"directory", "activity_logs"}},
 				"scopes":           map[string]any{"type": "object", "description": "users, groups {all|include, members}, administrative_units {all|include}, roles, applications, policies {conditional_access, named_locations, authentication_methods, authorization}, sign_ins, directory_audits"},
 				"initial_log_span": str(), "schedule": obj(map[string]any{"interval": str(), "full_resync": str()}),
-				"retention": obj(map[string]any{"days": integer(), "keep_last": integer(), "keep_daily": integer(), "keep_weekly": integer(), "keep_monthly": integer(), "keep_yearly": integer()}),
-				"access":    map[string]any{"type": "array", "items": str(), "description": "who may see and act: apikey:<id> or oid:<tenant id>/<object id>; a key name is resolved to its live key's id"},
+				"retention":     obj(map[string]any{"days": integer(), "keep_last": integer(), "keep_daily": integer(), "keep_weekly": integer(), "keep_monthly": integer(), "keep_yearly": integer()}),
+				"access":        map[string]any{"type": "array", "items": str(), "description": "who may see and act: apikey:<id> or oid:<tenant id>/<object id>; a key name is resolved to its live key's id"},
+				"consent_grant": map[string]any{"type": "string", "description": "POST only: the grant from POST /consent/sign-in's callback; the connector starts consented (verifying) and the answer has no consent_url"},
 			}),
 		},
 	},
@@ -39,7 +40,7 @@ var openAPI = map[string]any{
 		"/api/v1/consent/callback": map[string]any{"get": withParams(op("OAuth redirect URI for the tenant administrator's sign-in", false),
 			query("state"), query("code"), query("error"), query("error_description"))},
 		"/api/v1/connectors": map[string]any{
-			"post": withBody(op("Create a connector; answers the administrator's sign-in URL", true), "ConnectorConfig"),
+			"post": withBody(op("Create a connector; answers the administrator's sign-in URL, or, with consent_grant (sign-in first), starts it verifying", true), "ConnectorConfig"),
 			"get":  withParams(op("List the connectors the caller may see", true), query("status"), query("tenant")),
 		},
 		"/api/v1/connectors/{id}": map[string]any{

@@ -98,6 +98,6 @@ func (h *handlers) restoreConsentCallback(c echo.Context) error {
 		return h.callbackResult(c, http.StatusOK, callbackView{Title: "Restore consent not granted", Class: "err", Connector: connectorID,
 			Message: fmt.Sprintf("%s: %s", result.Error, result.ErrorDescription)})
 	}
-	return h.callbackResult(c, http.StatusOK, callbackView{Title: "Restore consent received", Class: "ok", Connector: connectorID,
+	return h.callbackResult(c, http.StatusOK, callbackView{Title: "Restore consent received", Class: "ok", Connector: connectorID, Link: "/connectors/" + connectorID,
 		Message: "The tenant granted the restore application's permissions. Entravault verifies them again; restores can write once readiness shows them."})
 }

@@ -72,6 +72,8 @@ func New(d Deps) *echo.Echo {
 			}
 		})
 	}
+	authed.GET("/me", h.me)
+	authed.POST("/consent/sign-in", h.signIn)
 	authed.POST("/connectors", h.createConnector)
 	authed.GET("/connectors", h.listConnectors)
 	authed.GET("/connectors/:id", h.getConnector)

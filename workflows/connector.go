@@ -52,7 +52,11 @@ type ConnectorInput struct {
 	ConsentStateHash string
 	ConsentDeadline  time.Time
 	CreatedBy        string
-	State            *ConnectorState `json:",omitempty"`
+	// Consent is set when the administrator signed in before the
+	// connector was created (the API's sign-in-first order): the
+	// connector starts in verifying.
+	Consent *ConsentResult  `json:",omitempty"`
+	State   *ConnectorState `json:",omitempty"`
 }
 
 // ConnectorState is everything the connector remembers; it is carried
@@ -97,6 +101,9 @@ type ScopeState struct {
 	LastSnapshot string    `json:"last_snapshot,omitempty"`
 	NextRun      time.Time `json:"next_run,omitzero"`
 	Running      string    `json:"running,omitempty"` // run id in flight
+	// Again asks for one more run once Running ends: a run-now that came
+	// while one ran wants a backup taken after it asked.
+	Again bool `json:"again,omitempty"`
 }
 
 // RunRecord is one scope backup run as GET /runs shows it.
@@ -179,6 +186,10 @@ func (c *connectorRun) setup(ctx workflow.Context, in ConnectorInput) error {
 			ConsentStateHash: in.ConsentStateHash,
 			ConsentDeadline:  in.ConsentDeadline,
 			Scopes:           map[connector.Scope]*ScopeState{},
+		}
+		if in.Consent != nil {
+			c.s.TenantID, c.s.Admin = in.Consent.TenantID, &Admin{ObjectID: in.Consent.AdminObjectID, UPN: in.Consent.AdminUPN}
+			c.s.Status = connector.StatusVerifying
 		}
 	}
 	// Runs that were in flight when the previous run continued as new
@@ -513,6 +524,10 @@ func (c *connectorRun) finishRun(ctx workflow.Context, sc connector.Scope, runID
 		st.LastSnapshot = res.SnapshotID
 	}
 	c.wake = true
+	if st.Again && st.Running == "" {
+		st.Again = false
+		c.startBackup(ctx, sc, "manual")
+	}
 	_ = c.publish(ctx)
 }
 
@@ -717,6 +732,8 @@ func (c *connectorRun) validateRunNow(_ workflow.Context, in RunNowInput) error 
 // RunNowResult names the runs started, or already running, per scope.
 type RunNowResult struct {
 	RunIDs map[connector.Scope]string `json:"run_ids"`
+	// Queued scopes were running: another backup starts when that run ends.
+	Queued []connector.Scope `json:"queued,omitempty"`
 }
 
 func (c *connectorRun) onRunNow(ctx workflow.Context, in RunNowInput) (RunNowResult, error) {
@@ -731,6 +748,10 @@ func (c *connectorRun) runNow(ctx workflow.Context, in RunNowInput) RunNowResult
 		}
 		if st := c.scope(sc); st.Running != "" {
 			res.RunIDs[sc] = st.Running
+			if workflow.GetVersion(ctx, "run-now-again", workflow.DefaultVersion, 1) == 1 {
+				st.Again = true
+				res.Queued = append(res.Queued, sc)
+			}
 			continue
 		}
 		res.RunIDs[sc] = c.startBackup(ctx, sc, "manual")

@@ -19,14 +19,15 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"dev":       {cmdDev, "run everything on this machine: Temporal server and UI, worker, API, storage, simulated tenant"},
-	"api":       {cmdAPI, "run the REST API against a Temporal cluster"},
-	"worker":    {cmdWorker, "run the Temporal worker that backs up tenants"},
-	"simulate":  {cmdSimulate, "run the simulated tenant (Graph + Entra sign-in) alone"},
-	"repo":      {cmdRepo, "inspect, verify and prune the snapshot repository"},
-	"apikey":    {cmdAPIKey, "create, list and revoke API keys"},
-	"snapshots": {cmdSnapshots, "browse, compare and export snapshots through the API"},
-	"restore":   {cmdRestore, "plan, apply and follow restores through the API"},
+	"dev":        {cmdDev, "run everything on this machine: Temporal server and UI, worker, API, storage, simulated tenant"},
+	"api":        {cmdAPI, "run the REST API against a Temporal cluster"},
+	"worker":     {cmdWorker, "run the Temporal worker that backs up tenants"},
+	"simulate":   {cmdSimulate, "run the simulated tenant (Graph + Entra sign-in) alone"},
+	"repo":       {cmdRepo, "inspect, verify and prune the snapshot repository"},
+	"apikey":     {cmdAPIKey, "create, list and revoke API keys"},
+	"snapshots":  {cmdSnapshots, "browse, compare and export snapshots through the API"},
+	"restore":    {cmdRestore, "plan, apply and follow restores through the API"},
+	"connectors": {cmdConnectors, "create, list, show, update, delete, run, verify connectors and renew consent through the API"},
 }
 
 func main() {

@@ -164,7 +164,11 @@ func (s *Stack) startAPI(ctx context.Context, graphCfg *graph.Config) error {
 		creds := s.sim.Credentials()
 		parts.OIDCIssuer, parts.OIDCAudience = creds.APIIssuer, creds.APIApp.ClientID
 		parts.RestoreClientID = creds.RestoreApp.ClientID
+		// The console signs the demo accounts in as the CLI app does.
+		parts.Console.ClientID = creds.CLIApp.ClientID
+		parts.Console.Scope = "openid profile api://" + creds.APIApp.ClientID + "/" + tenantsim.APIScope
 	}
+	parts.Console.TemporalUIURL = s.temporal.UIURL()
 	h, err := wiring.NewAPI(ctx, parts)
 	if err != nil {
 		return err

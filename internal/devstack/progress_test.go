@@ -11,7 +11,8 @@ import (
 )
 
 // TestRunProgressWhileRunning: a running backup's live counters (from its
-// activity heartbeat) show in GET /runs, then its result.
+// activity heartbeat) show in GET /runs, then its result; a run-now that
+// comes meanwhile queues one more run.
 func TestRunProgressWhileRunning(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -54,6 +55,36 @@ func TestRunProgressWhileRunning(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Run now while it runs: the answer names the running run and queues
+	// one more, which starts once it ends (a backup taken after asking).
+	var now struct {
+		RunIDs map[string]string `json:"run_ids"`
+		Queued []string          `json:"queued"`
+	}
+	if code := h.call("POST", "/api/v1/connectors/"+c.ID+"/backups", nil, &now); code != http.StatusAccepted || len(now.Queued) != 1 || now.Queued[0] != "users" {
+		t.Fatalf("run now while running: %d %+v", code, now)
+	}
 	h.stack.Simulator().Graph().SetFaults(graphapi.Faults{})
-	h.waitFor(c.ID, "a finished backup", func(v connectorView) bool { return v.Scopes["users"].LastStatus == "succeeded" })
+	var done struct {
+		Runs []struct {
+			RunID   string    `json:"run_id"`
+			Trigger string    `json:"trigger"`
+			Status  string    `json:"status"`
+			Start   time.Time `json:"start"`
+			End     time.Time `json:"end"`
+		} `json:"runs"`
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		h.call("GET", "/api/v1/connectors/"+c.ID+"/runs", nil, &done)
+		if len(done.Runs) == 2 && done.Runs[0].Status == "succeeded" && done.Runs[1].Status == "succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queued run never ran: %+v", done.Runs)
+		}
+	}
+	first, queued := done.Runs[1], done.Runs[0]
+	if first.RunID != now.RunIDs["users"] || queued.Trigger != "manual" || queued.Start.Before(first.End) {
+		t.Errorf("runs %+v, want the queued manual run after %s", done.Runs, now.RunIDs["users"])
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/entravault/entravault/api"
+	"github.com/entravault/entravault/console"
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/config"
 	"github.com/entravault/entravault/internal/graph"
@@ -130,6 +131,15 @@ type APIParts struct {
 	// OIDCIssuer and OIDCAudience override the flags (dev: the simulator).
 	OIDCIssuer, OIDCAudience string
 	Logger                   *slog.Logger
+	// Console is how the web console signs people in and links runs.
+	Console ConsoleParts
+}
+
+// ConsoleParts configure the web console served beside the API: its OIDC
+// public client (empty: API-key sign-in only) and the Temporal web UI.
+type ConsoleParts struct {
+	ClientID, Scope string
+	TemporalUIURL   string
 }
 
 // NewAPI builds the REST API's handler.
@@ -154,11 +164,26 @@ func NewAPI(ctx context.Context, p APIParts) (http.Handler, error) {
 			return nil, fmt.Errorf("OIDC issuer: %w", err)
 		}
 	}
-	return api.New(api.Deps{
+	h := api.New(api.Deps{
 		Temporal: p.Temporal, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
 		StorageCheck: p.Storage.Check, Auth: authn, Repo: p.Storage.Repo, Consent: consent, Logger: p.Logger,
 		PurgeGrace: cfg.API.PurgeGrace,
-	}), nil
+	})
+	return mountConsole(h, p, issuer)
+}
+
+// mountConsole serves the web console under / beside the API.
+func mountConsole(h http.Handler, p APIParts, issuer string) (http.Handler, error) {
+	cc := console.Config{API: h, SessionKey: p.Storage.Repo.DeriveKey("console/session"), PublicURL: p.Config.API.PublicURL,
+		TemporalUIURL: p.Console.TemporalUIURL, Namespace: p.Config.Temporal.Namespace, Logger: p.Logger}
+	if issuer != "" && p.Console.ClientID != "" {
+		cc.OIDC = &console.OIDC{Issuer: issuer, ClientID: p.Console.ClientID, Scope: p.Console.Scope, HTTPClient: p.HTTPClient}
+	}
+	c, err := console.New(cc)
+	if err != nil {
+		return nil, err
+	}
+	return console.Mount(h, c), nil
 }
 
 // ServerLimits bound what one client can hold of the API server: slow or
@@ -254,7 +279,8 @@ func RunAPI(ctx context.Context, cfg *config.Config, ln net.Listener, logger *sl
 	}
 	defer storage.Close()
 	h, err := NewAPI(ctx, APIParts{Config: cfg, Temporal: tc, Storage: storage, Graph: graphCfg, RestoreClientID: cfg.Restore.ClientID,
-		HTTPClient: httpClient, Logger: logger})
+		HTTPClient: httpClient, Logger: logger, Console: ConsoleParts{ClientID: os.Getenv("ENTRAVAULT_CONSOLE_CLIENT_ID"),
+			Scope: os.Getenv("ENTRAVAULT_CONSOLE_SCOPE"), TemporalUIURL: os.Getenv("ENTRAVAULT_TEMPORAL_UI_URL")}})
 	if err != nil {
 		return err
 	}
