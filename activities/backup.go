@@ -519,7 +519,14 @@ func (r *scopeRun) store(ctx context.Context, src source, id string, raw []byte,
 		return err
 	}
 	if src.SubCollection != "" {
-		return r.readSubCollection(ctx, src, id)
+		if err := r.readSubCollection(ctx, src, id); err != nil {
+			return err
+		}
+	}
+	for _, x := range src.Extras {
+		if err := r.readExtra(ctx, x, id); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -535,7 +542,11 @@ func (r *scopeRun) remove(ctx context.Context, src source, id string) error {
 	if err := r.w.Delete(ctx, src.ObjType, id); err != nil && !errors.Is(err, repository.ErrNotFound) {
 		return err
 	}
-	for _, rel := range []string{src.RelationType, src.SubRelationType} {
+	types := []string{src.RelationType, src.SubRelationType}
+	for _, x := range src.Extras {
+		types = append(types, x.Type)
+	}
+	for _, rel := range types {
 		if rel == "" {
 			continue
 		}
@@ -648,7 +659,9 @@ func (r *scopeRun) fetch(ctx context.Context, url string, parse func([]byte) err
 		if err := r.pace(ctx); err != nil {
 			return attempt - 1, err
 		}
-		body, err := r.g.GetRaw(ctx, url)
+		// Conditional access takes one request a second per tenant, with
+		// 429s that say nothing of when to come back: wait for its turn.
+		body, err := inTurn(ctx, r.in.TenantID, url, func() ([]byte, error) { return r.g.GetRaw(ctx, url) })
 		if err == nil {
 			if perr := parse(body); perr != nil {
 				err = fmt.Errorf("%w: %v", errMalformed, perr)
@@ -677,8 +690,9 @@ func (r *scopeRun) get(ctx context.Context, url string, parse func([]byte) error
 }
 
 // pace waits, for activity logs, until the reports budget allows the next
-// request. Other sources rely on Graph's 429s and Retry-After: their
-// budgets are large and measured in resource units Graph alone knows.
+// request. Other sources rely on Graph's 429s and Retry-After (their
+// budgets are large and measured in resource units Graph alone knows), but
+// conditional access, which takes turns (inTurn).
 func (r *scopeRun) pace(ctx context.Context) error {
 	every := r.b.ReportsInterval
 	if every == 0 {
@@ -800,11 +814,15 @@ func (r *scopeRun) putRefs(ctx context.Context, relType, id string, refs *refSet
 	})
 }
 
-// readSubCollection reads a per-object relationship in full. An object
-// without any is stored without a relationship object, as for inline ones.
+// readSubCollection reads a per-object relationship in full.
 func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string) error {
+	return r.readRefs(ctx, fmt.Sprintf(src.SubCollection, id), src.SubRelationType, id)
+}
+
+// readRefs reads a link list from its first page. An object without any
+// links is stored without a relationship object, as for inline ones.
+func (r *scopeRun) readRefs(ctx context.Context, next, relType, id string) error {
 	refs := newRefSet()
-	next := fmt.Sprintf(src.SubCollection, id)
 	for next != "" {
 		var page graphPage
 		err := r.get(ctx, next, func(body []byte) (err error) {
@@ -821,12 +839,51 @@ func (r *scopeRun) readSubCollection(ctx context.Context, src source, id string)
 		}
 		for _, it := range page.Value {
 			if err := refs.add(it); err != nil {
-				return fmt.Errorf("%s of %s: %w: %v", src.SubRelationType, id, errMalformed, err)
+				return fmt.Errorf("%s of %s: %w: %v", relType, id, errMalformed, err)
 			}
 		}
 		next = page.NextLink
 	}
-	return r.putRelation(ctx, src.SubRelationType, id, refs)
+	return r.putRelation(ctx, relType, id, refs)
+}
+
+// readExtra reads one extra of object id. An object deleted since the
+// page listing it has none: the next round reports the removal.
+func (r *scopeRun) readExtra(ctx context.Context, x extra, id string) error {
+	url := fmt.Sprintf(x.URL, id)
+	if x.Refs {
+		return r.readRefs(ctx, url, x.Type, id)
+	}
+	var items []json.RawMessage
+	for url != "" {
+		var page graphPage
+		var one []member
+		err := r.get(ctx, url, func(body []byte) (err error) {
+			if x.Single {
+				one, err = splitObject(body)
+				return err
+			}
+			page, err = parsePage(body)
+			return err
+		})
+		if GraphStatus(err) == 404 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if x.Single {
+			return r.w.Put(ctx, x.Type, id, joinObject(without(one, "@odata.context")))
+		}
+		items, url = append(items, page.Value...), page.NextLink
+	}
+	if len(items) == 0 {
+		if held, err := r.w.Has(x.Type, id); err != nil || !held {
+			return err
+		}
+		return r.w.Delete(ctx, x.Type, id)
+	}
+	return r.w.Put(ctx, x.Type, id, mustMarshal(map[string]any{"value": items}))
 }
 
 // checkpointObjects also bounds a checkpoint interval by work, not only by

@@ -153,6 +153,10 @@ type groundTruth struct {
 		AdministrativeUnitMembers map[string][]string `json:"administrativeUnitMembers"`
 		Managers                  map[string]string   `json:"managers"`
 		DirectoryRoleMembers      map[string][]string `json:"directoryRoleMembers"`
+		ApplicationOwners         map[string][]string `json:"applicationOwners"`
+		ServicePrincipalOwners    map[string][]string `json:"servicePrincipalOwners"`
+		FederatedCredentials      map[string][]string `json:"federatedIdentityCredentials"`
+		AppRoleAssignedTo         map[string][]string `json:"appRoleAssignedTo"`
 	} `json:"relationships"`
 }
 
@@ -261,6 +265,12 @@ func (gt groundTruth) want(t testing.TB, scope connector.Scope) objects {
 	case connector.ScopeApplications:
 		o.addList(t, "application", gt.Lists["applications"])
 		o.addList(t, "servicePrincipal", gt.Lists["servicePrincipals"])
+		o.addList(t, "application.keyCredentials", gt.Lists["applicationKeyCredentials"])
+		o.addList(t, "oauth2PermissionGrant", gt.Lists["oauth2PermissionGrants"])
+		o.addRel("application.owners", gt.Relationships.ApplicationOwners)
+		o.addRel("servicePrincipal.owners", gt.Relationships.ServicePrincipalOwners)
+		o.addRel("application.federatedIdentityCredentials", gt.Relationships.FederatedCredentials)
+		o.addRel("servicePrincipal.appRoleAssignedTo", gt.Relationships.AppRoleAssignedTo)
 	case connector.ScopePolicies:
 		o.addList(t, "conditionalAccessPolicy", gt.Lists["conditionalAccessPolicies"])
 		o.addList(t, "namedLocation", gt.Lists["namedLocations"])
@@ -285,7 +295,7 @@ func (h *harness) stored(snap string) objects {
 			o[typ] = map[string]string{}
 		}
 		switch {
-		case strings.Contains(typ, "."): // relationship object
+		case strings.Contains(typ, ".") && typ != "application.keyCredentials": // relationship object
 			var rel struct {
 				Value []struct {
 					ID string `json:"id"`
@@ -450,8 +460,10 @@ func keyDiff(got, want string) string {
 }
 
 // deltaScopes are read with delta queries; the rest are listed in full.
+// Applications are read in full too: their owners, app role assignments
+// and grants are not in any delta.
 var deltaScopes = map[connector.Scope]bool{connector.ScopeUsers: true, connector.ScopeGroups: true,
-	connector.ScopeAdministrativeUnits: true, connector.ScopeApplications: true}
+	connector.ScopeAdministrativeUnits: true}
 
 func TestIncrementalAfterChurnEqualsGroundTruth(t *testing.T) {
 	h := newHarness(t, tenantsim.Options{Seed: 11, Users: 400, Premium: true, Throttle: tenantsim.ThrottleConfig{Disabled: true}})

@@ -36,6 +36,8 @@ func (r *applyRun) apply(ctx context.Context, a *restore.Action) error {
 		err = r.addLinks(ctx, a)
 	case restore.RemoveLinks:
 		err = r.removeLinks(ctx, a)
+	case restore.AddChild:
+		err = r.addChild(ctx, a)
 	case restore.AddRole:
 		err = r.addRole(ctx, a)
 	case restore.RemoveRole:
@@ -82,16 +84,13 @@ const (
 func (r *applyRun) call(ctx context.Context, a *restore.Action, method, url string, body any) ([]byte, error) {
 	wait := callBackoff
 	for attempt := 1; ; attempt++ {
-		if err := r.paceCA(ctx, url); err != nil {
-			return nil, err
-		}
 		if method != http.MethodGet {
 			if err := r.pace.Wait(ctx); err != nil {
 				return nil, err
 			}
 			a.Writes++
 		}
-		b, err := r.g.Send(ctx, method, url, body)
+		b, err := r.send(ctx, method, url, body)
 		if err == nil || attempt == callAttempts || !transient(ctx, err) {
 			return b, err
 		}
@@ -120,18 +119,6 @@ func (r *applyRun) getJSON(ctx context.Context, a *restore.Action, url string, v
 			return err
 		}
 	}
-}
-
-// conditionalAccess is where Graph allows one request per second per
-// tenant, with 429s that carry no Retry-After: restore paces itself.
-const conditionalAccess = "/identity/conditionalAccess"
-
-// paceCA waits for the tenant's conditional-access turn.
-func (r *applyRun) paceCA(ctx context.Context, url string) error {
-	if !strings.HasPrefix(url, conditionalAccess) {
-		return nil
-	}
-	return r.caPace.Wait(ctx)
 }
 
 // sleepAfter waits before a retry, the backoff or Retry-After if longer,
@@ -207,12 +194,12 @@ func (r *applyRun) recreate(ctx context.Context, a *restore.Action) error {
 	}
 	wait := callBackoff
 	for attempt := 1; ; attempt++ {
-		id, err := r.findExisting(ctx, a, kind, body)
+		found, err := r.findExisting(ctx, a, kind, body)
 		if err != nil {
 			return err
 		}
-		if id != "" {
-			r.mapID(a, id)
+		if found.ID != "" {
+			r.mapID(a, found)
 			a.Outcome = restore.AlreadyDone
 			return nil
 		}
@@ -231,78 +218,91 @@ func (r *applyRun) recreate(ctx context.Context, a *restore.Action) error {
 	}
 }
 
-func (r *applyRun) mapID(a *restore.Action, id string) {
-	a.NewID = id
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if id != a.ID {
-		r.idmap.Set(a.ID, id)
-		r.created[a.ID] = id
-	}
-	r.fresh[id] = time.Now()
+// liveObject is a re-created object as Graph answers it: its id and, for
+// an application, its appId.
+type liveObject struct {
+	ID    string `json:"id"`
+	AppID string `json:"appId"`
 }
 
-// findExisting is the id of the object a re-create would make, if it is
-// live already: through the id map, else by natural key.
-func (r *applyRun) findExisting(ctx context.Context, a *restore.Action, kind *restore.Kind, body map[string]any) (string, error) {
+// mapID records the new ids of a re-created object: its own, and its
+// second id (an application's appId) when it has one.
+func (r *applyRun) mapID(a *restore.Action, o liveObject) {
+	a.NewID = o.ID
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for old, n := range map[string]string{a.ID: o.ID, a.AltID: o.AppID} {
+		if old != "" && n != "" && old != n {
+			r.idmap.Set(old, n)
+			r.created[old] = n
+		}
+	}
+	r.fresh[o.ID] = time.Now()
+}
+
+// selectIDs asks Graph for what mapID records.
+func selectIDs(kind *restore.Kind) string {
+	if kind.AltID != "" {
+		return "$select=id," + kind.AltID
+	}
+	return "$select=id"
+}
+
+// findExisting is the object a re-create would make, if it is live
+// already: through the id map, else by natural key (itself mapped: a
+// service principal's appId may be one this apply created).
+func (r *applyRun) findExisting(ctx context.Context, a *restore.Action, kind *restore.Kind, body map[string]any) (liveObject, error) {
+	var found liveObject
 	if mapped := r.idmap.Resolve(a.ID); mapped != a.ID {
-		_, err := r.call(ctx, a, http.MethodGet, kind.Path+"/"+graphPath("%s", mapped)+"?$select=id", nil)
-		if err == nil {
-			return mapped, nil
-		}
-		if !notFound(err) {
-			return "", err
+		err := r.getJSON(ctx, a, kind.Path+"/"+graphPath("%s", mapped)+"?"+selectIDs(kind), &found)
+		if err == nil || !notFound(err) {
+			return found, err
 		}
 	}
-	key, _ := body[kind.NaturalKey].(string)
-	if kind.NaturalKey == "" {
-		key, _ = body["displayName"].(string)
-		kind = &restore.Kind{Path: kind.Path, NaturalKey: "displayName"}
+	natural := kind.NaturalKey
+	if natural == "" {
+		natural = "displayName"
 	}
-	filter := fmt.Sprintf("%s eq '%s'", kind.NaturalKey, strings.ReplaceAll(key, "'", "''"))
+	key, _ := body[natural].(string)
+	key = r.idmap.Resolve(key)
+	filter := fmt.Sprintf("%s eq '%s'", natural, strings.ReplaceAll(key, "'", "''"))
 	var page struct {
-		Value []struct {
-			ID string `json:"id"`
-		} `json:"value"`
+		Value []liveObject `json:"value"`
 	}
-	if err := r.getJSON(ctx, a, kind.Path+"?$select=id&$filter="+queryEscape(filter), &page); err != nil {
-		return "", err
+	if err := r.getJSON(ctx, a, kind.Path+"?"+selectIDs(kind)+"&$filter="+queryEscape(filter), &page); err != nil {
+		return found, err
 	}
 	switch len(page.Value) {
 	case 0:
-		return "", nil
+		return found, nil
 	case 1:
-		return page.Value[0].ID, nil
+		return page.Value[0], nil
 	}
-	return "", fmt.Errorf("%w: %d live objects have %s %q", errChanged, len(page.Value), kind.NaturalKey, key)
+	return found, fmt.Errorf("%w: %d live objects have %s %q", errChanged, len(page.Value), natural, key)
 }
 
 // create POSTs the object once; a user gets a random password that is
 // never stored, logged or returned.
-func (r *applyRun) create(ctx context.Context, a *restore.Action, kind *restore.Kind, body map[string]any) (string, error) {
+func (r *applyRun) create(ctx context.Context, a *restore.Action, kind *restore.Kind, body map[string]any) (liveObject, error) {
+	var obj liveObject
 	if a.Type == "user" {
 		body = cloneMap(body)
 		body["passwordProfile"] = map[string]any{"password": randomPassword(), "forceChangePasswordNextSignIn": true}
 	}
-	if err := r.paceCA(ctx, kind.Path); err != nil {
-		return "", err
-	}
 	if err := r.pace.Wait(ctx); err != nil {
-		return "", err
+		return obj, err
 	}
 	a.Writes++
-	// Ids created earlier in this apply (a group, a named location).
-	b, err := r.g.Send(ctx, http.MethodPost, kind.Path, restore.RemapIDs(body, r.idmap))
+	// Ids created earlier in this apply (a group, a named location, an
+	// application's appId).
+	b, err := r.send(ctx, http.MethodPost, kind.Path, restore.RemapIDs(body, r.idmap))
 	if err != nil {
-		return "", err
-	}
-	var obj struct {
-		ID string `json:"id"`
+		return obj, err
 	}
 	if err := json.Unmarshal(b, &obj); err != nil || obj.ID == "" {
-		return "", fmt.Errorf("create %s: no id in Graph's answer", a.Type)
+		return obj, fmt.Errorf("create %s: no id in Graph's answer", a.Type)
 	}
-	return obj.ID, nil
+	return obj, nil
 }
 
 // revert PATCHes back the properties still as planned; if any property
@@ -313,7 +313,7 @@ func (r *applyRun) revert(ctx context.Context, a *restore.Action) error {
 		names[i] = p.Name
 	}
 	var live map[string]any
-	err := r.getJSON(ctx, a, r.objectURL(a.Type, a.ID)+"?$select="+strings.Join(names, ","), &live)
+	err := r.getJSON(ctx, a, r.actionURL(a)+"?$select="+strings.Join(names, ","), &live)
 	if notFound(err) {
 		return fmt.Errorf("%w: the object no longer exists", errChanged)
 	}
@@ -338,7 +338,7 @@ func (r *applyRun) revert(ctx context.Context, a *restore.Action) error {
 		a.Outcome = restore.AlreadyDone
 		return nil
 	}
-	if _, err := r.call(ctx, a, http.MethodPatch, r.objectURL(a.Type, a.ID), patch); err != nil {
+	if _, err := r.call(ctx, a, http.MethodPatch, r.actionURL(a), patch); err != nil {
 		return err
 	}
 	a.Outcome = restore.Succeeded

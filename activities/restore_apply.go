@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ type RestoreApplyInput struct {
 	TenantID    string
 	RestoreID   string
 	Plan        string
+	IDMap       string `json:",omitempty"` // as RestorePlanInput.IDMap
 }
 
 // RestoreApplyResult is the stored report and its counts. A cancelled
@@ -104,7 +106,7 @@ func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (Resto
 	if !ok {
 		return RestoreApplyResult{}, nonRetryable(ErrTypeBadInput, "this deployment's Graph client cannot write", nil)
 	}
-	idmap, _, err := loadIDMap(ctx, a.Repo, in.TenantID)
+	idmap, _, err := loadIDMap(ctx, a.Repo, cmp.Or(in.IDMap, in.TenantID))
 	if err != nil {
 		return RestoreApplyResult{}, err
 	}
@@ -112,8 +114,7 @@ func (a *Restore) ApplyRestore(ctx context.Context, in RestoreApplyInput) (Resto
 	if err != nil {
 		return RestoreApplyResult{}, nonRetryable(ErrTypeBadInput, "the restore plan is gone", err)
 	}
-	run := &applyRun{Restore: a, in: in, g: gw, idmap: idmap, created: map[string]string{}, pace: a.pacers.get(in.TenantID, a.writesPerSecond()),
-		caPace: a.pacers.get(in.TenantID+"/conditional-access", 0.95)}
+	run := &applyRun{Restore: a, in: in, g: gw, idmap: idmap, created: map[string]string{}, pace: a.pacers.get(in.TenantID, a.writesPerSecond())}
 	run.p.Total = plan.Counts[restore.ActionType]
 	if err := run.open(ctx); err != nil {
 		return RestoreApplyResult{}, err
@@ -161,7 +162,6 @@ type applyRun struct {
 	idmap   *restore.IDMap
 	created map[string]string // id map entries not yet saved
 	pace    *rate.Limiter
-	caPace  *rate.Limiter // one conditional-access request a second
 	w       *repository.Writer
 	p       applyProgress
 	saved   time.Time // when the last checkpoint was taken
@@ -299,7 +299,7 @@ func (r *applyRun) checkpoint(ctx context.Context) error {
 }
 
 func (r *applyRun) saveIDs(ctx context.Context) error {
-	if err := saveIDMap(ctx, r.Repo, r.in.TenantID, r.created); err != nil {
+	if err := saveIDMap(ctx, r.Repo, cmp.Or(r.in.IDMap, r.in.TenantID), r.created); err != nil {
 		return fmt.Errorf("save the id map: %w", err)
 	}
 	r.p.Created += len(r.created)

@@ -187,9 +187,7 @@ func (r *applyRun) addRole(ctx context.Context, a *restore.Action) error {
 		return fmt.Errorf("role assignment: %w", err)
 	}
 	ra.PrincipalID = r.idmap.Resolve(ra.PrincipalID)
-	if au, ok := strings.CutPrefix(ra.DirectoryScopeID, "/administrativeUnits/"); ok {
-		ra.DirectoryScopeID = "/administrativeUnits/" + r.idmap.Resolve(au)
-	}
+	ra.DirectoryScopeID = restore.ResolveScope(ra.DirectoryScopeID, r.idmap)
 	exists, err := r.hasRole(ctx, a, ra)
 	if err != nil || exists {
 		if exists {
@@ -197,8 +195,18 @@ func (r *applyRun) addRole(ctx context.Context, a *restore.Action) error {
 		}
 		return err
 	}
-	err = r.consistent(ctx, []string{ra.PrincipalID}, func() error {
-		b, err := r.call(ctx, a, http.MethodPost, roleAssignments, ra)
+	err = r.post(ctx, a, roleAssignments, ra, ra.PrincipalID)
+	if err == nil {
+		a.Outcome = restore.Succeeded
+	}
+	return err
+}
+
+// post creates what a names at url, retried while Entra does not see the
+// objects refs yet; the new object's id is a's NewID.
+func (r *applyRun) post(ctx context.Context, a *restore.Action, url string, body any, refs ...string) error {
+	return r.consistent(ctx, refs, func() error {
+		b, err := r.call(ctx, a, http.MethodPost, url, body)
 		if err == nil {
 			var created struct {
 				ID string `json:"id"`
@@ -208,10 +216,6 @@ func (r *applyRun) addRole(ctx context.Context, a *restore.Action) error {
 		}
 		return err
 	})
-	if err == nil {
-		a.Outcome = restore.Succeeded
-	}
-	return err
 }
 
 func (r *applyRun) hasRole(ctx context.Context, a *restore.Action, ra restore.RoleAssignmentBody) (bool, error) {

@@ -1,11 +1,13 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -45,6 +47,12 @@ type RestorePlanInput struct {
 	Live        map[connector.Scope]string
 	Select      restore.Selection
 	Options     restore.Options
+	// IDMap names the id map to use: restore.PairIDMap for a restore into
+	// another tenant than the snapshot's; "" is TenantID's own.
+	IDMap string `json:",omitempty"`
+	// Cross is set when TenantID (read and written) is not the tenant
+	// the snapshots are of.
+	Cross *CrossTenant `json:",omitempty"`
 }
 
 // RestorePlanResult is the stored plan and its counts.
@@ -61,11 +69,15 @@ func (a *Restore) PlanRestore(ctx context.Context, in RestorePlanInput) (Restore
 	if err != nil {
 		return RestorePlanResult{}, err
 	}
-	idmap, _, err := loadIDMap(ctx, a.Repo, in.TenantID)
+	idKey := cmp.Or(in.IDMap, in.TenantID)
+	idmap, _, err := loadIDMap(ctx, a.Repo, idKey)
 	if err != nil {
 		return RestorePlanResult{}, err
 	}
-	deleted, err := recycleBin(ctx, g, idmap)
+	if in.Cross != nil {
+		in.Options = in.Cross.options(in.Options)
+	}
+	deleted, err := recycleBin(ctx, g, idmap, binnedTypes(in.Snapshots))
 	if err != nil {
 		return RestorePlanResult{}, classifyGraphError("read the recycle bin", err)
 	}
@@ -77,13 +89,19 @@ func (a *Restore) PlanRestore(ctx context.Context, in RestorePlanInput) (Restore
 	planner := restore.NewPlanner(in.Options, in.Select, deleted, idmap, func(act restore.Action) error {
 		return w.Put(ctx, restore.ActionType, act.Key, mustMarshal(act))
 	})
+	if in.Cross != nil {
+		if err := a.matchTwins(ctx, in, idKey, idmap, planner); err != nil {
+			return RestorePlanResult{}, fmt.Errorf("match objects in the target tenant: %w", err)
+		}
+	}
 	for _, scope := range restore.Scopes {
 		snap, live := in.Snapshots[scope], in.Live[scope]
 		if snap == "" || live == "" {
 			continue
 		}
 		activity.RecordHeartbeat(ctx, string(scope))
-		if err := planScope(ctx, a.Repo, planner, idmap, repository.SnapshotID(snap), repository.SnapshotID(live)); err != nil {
+		s := scopePlan{repo: a.Repo, p: planner, idmap: idmap, snap: repository.SnapshotID(snap), live: repository.SnapshotID(live), cross: in.Cross}
+		if err := s.plan(ctx); err != nil {
 			return RestorePlanResult{}, fmt.Errorf("plan %s: %w", scope, err)
 		}
 	}
@@ -98,71 +116,149 @@ func (a *Restore) PlanRestore(ctx context.Context, in RestorePlanInput) (Restore
 	return RestorePlanResult{Plan: string(info.ID), Counts: counts}, nil
 }
 
-// planScope feeds the planner one scope's differences: objects first, so
-// links know what an undelete brings back, then links and assignments.
-func planScope(ctx context.Context, repo *repository.Repository, p *restore.Planner, idmap *restore.IDMap, snap, live repository.SnapshotID) error {
-	type later struct{ typ, id string }
-	var rest []later
-	get := func(s repository.SnapshotID, typ, id string) ([]byte, error) {
-		raw, err := repo.Get(ctx, s, typ, id)
-		if errors.Is(err, repository.ErrNotFound) {
-			return nil, nil
-		}
+// scopePlan plans one scope: its snapshot against its live read.
+type scopePlan struct {
+	repo       *repository.Repository
+	p          *restore.Planner
+	idmap      *restore.IDMap
+	snap, live repository.SnapshotID
+	cross      *CrossTenant // nil in place
+}
+
+// get reads one stored object; nil if absent.
+func (s scopePlan) get(ctx context.Context, in repository.SnapshotID, typ, id string) ([]byte, error) {
+	raw, err := s.repo.Get(ctx, in, typ, id)
+	if errors.Is(err, repository.ErrNotFound) {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// whole reads an object with its parts merged in (nil if absent).
+func (s scopePlan) whole(ctx context.Context, in repository.SnapshotID, typ, id string) ([]byte, error) {
+	raw, err := s.get(ctx, in, typ, id)
+	if raw == nil || err != nil || restore.Kinds[typ] == nil {
 		return raw, err
 	}
-	err := repo.Diff(ctx, snap, live, func(c repository.Change) error {
-		if restore.Relations[c.Type] != nil || c.Type == restore.RoleAssignmentType {
+	var parts [][]byte
+	for part := range restore.Kinds[typ].Parts {
+		b, err := s.get(ctx, in, part, id)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, b)
+	}
+	return restore.MergeParts(raw, parts...), nil
+}
+
+// both reads an object from the snapshot and, by its id in the tenant,
+// from the live read.
+func (s scopePlan) both(ctx context.Context, typ, id string, read func(context.Context, repository.SnapshotID, string, string) ([]byte, error)) (snap, live []byte, err error) {
+	if snap, err = read(ctx, s.snap, typ, id); err != nil {
+		return nil, nil, err
+	}
+	snap = s.cross.rewrite(snap)
+	live, err = read(ctx, s.live, typ, s.idmap.Resolve(id))
+	return snap, live, err
+}
+
+// plan feeds the planner the scope's differences: objects first, so links
+// know what an undelete brings back, the objects that name others (which
+// sort before what they name) after them, then links, children and
+// assignments, then the unchanged objects that name something re-created.
+func (s scopePlan) plan(ctx context.Context) error {
+	type later struct{ typ, id string }
+	var referrers, rest []later
+	object := func(typ, id string) error {
+		a, b, err := s.both(ctx, typ, id, s.whole)
+		if err != nil {
+			return err
+		}
+		return s.p.Object(typ, id, a, b)
+	}
+	err := s.repo.Diff(ctx, s.snap, s.live, func(c repository.Change) error {
+		if s.cross != nil && c.Kind == repository.Added && c.Type != restore.RoleAssignmentType {
+			return nil // the target's own objects; twins are planned by their snapshot id
+		}
+		if restore.Relations[c.Type] != nil || restore.Children[c.Type] != nil || c.Type == restore.RoleAssignmentType {
 			rest = append(rest, later{c.Type, c.ID})
 			return nil
 		}
-		if c.Kind == repository.Added && idmap.IsTarget(c.ID) {
+		if c.Kind == repository.Added && s.idmap.IsTarget(c.ID) {
 			return nil // the re-created twin of a snapshot object, planned with it
 		}
-		a, err := get(snap, c.Type, c.ID)
-		if err != nil {
-			return err
+		typ := c.Type
+		if k := restore.PartOf(typ); k != nil {
+			typ = k.Type // a part changed: plan its object
 		}
-		b, err := get(live, c.Type, idmap.Resolve(c.ID))
-		if err != nil {
-			return err
+		if slices.Contains(restore.Referrers, typ) {
+			referrers = append(referrers, later{typ, c.ID})
+			return nil
 		}
-		return p.Object(c.Type, c.ID, a, b)
+		return object(typ, c.ID)
 	})
 	if err != nil {
 		return err
 	}
+	for _, l := range referrers {
+		if err := object(l.typ, l.id); err != nil {
+			return err
+		}
+	}
 	for _, l := range rest {
-		if idmap.IsTarget(l.id) {
+		if s.idmap.IsTarget(l.id) {
 			continue
 		}
-		a, err := get(snap, l.typ, l.id)
+		a, b, err := s.both(ctx, l.typ, l.id, s.get)
 		if err != nil {
 			return err
 		}
-		b, err := get(live, l.typ, idmap.Resolve(l.id))
+		switch {
+		case l.typ == restore.RoleAssignmentType:
+			s.p.RoleAssignment(l.id, a, b)
+		case restore.Children[l.typ] != nil:
+			s.p.Child(l.typ, l.id, a, b)
+		default:
+			owner, err := s.get(ctx, s.snap, restore.Relations[l.typ].Owner, l.id)
+			if err != nil {
+				return err
+			}
+			if err := s.p.Relation(l.typ, l.id, a, b, owner); err != nil {
+				return err
+			}
+		}
+	}
+	return s.planReferrers(ctx)
+}
+
+// planReferrers plans the unchanged objects that name an object this
+// plan re-creates (a policy naming a re-created application's appId):
+// apply rewrites the name to the new id.
+func (s scopePlan) planReferrers(ctx context.Context) error {
+	for _, typ := range restore.Referrers {
+		err := s.repo.ScanStored(ctx, s.snap, typ, func(_, id string, raw []byte) error {
+			if s.p.Planned(id) || !s.p.NamesRecreated(raw) {
+				return nil
+			}
+			live, err := s.get(ctx, s.live, typ, s.idmap.Resolve(id))
+			if err != nil {
+				return err
+			}
+			return s.p.Object(typ, id, raw, live)
+		})
 		if err != nil {
-			return err
-		}
-		if l.typ == restore.RoleAssignmentType {
-			p.RoleAssignment(l.id, a, b)
-			continue
-		}
-		owner, err := get(snap, restore.Relations[l.typ].Owner, l.id)
-		if err != nil {
-			return err
-		}
-		if err := p.Relation(l.typ, l.id, a, b, owner); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// recycleBin lists the deleted users, groups and administrative units, by
-// the id their snapshot knows them under.
-func recycleBin(ctx context.Context, g Graph, idmap *restore.IDMap) (map[string]json.RawMessage, error) {
+// recycleBin lists the deleted users, groups, administrative units,
+// applications and service principals, by the id their snapshot knows
+// them under.
+func recycleBin(ctx context.Context, g Graph, idmap *restore.IDMap, casts []string) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
-	for _, cast := range []string{"microsoft.graph.user", "microsoft.graph.group", "microsoft.graph.administrativeUnit"} {
+	for _, cast := range casts {
 		next := "/directory/deletedItems/" + cast + "?$top=999"
 		for next != "" {
 			body, err := g.GetRaw(ctx, next)
@@ -188,6 +284,17 @@ func recycleBin(ctx context.Context, g Graph, idmap *restore.IDMap) (map[string]
 		}
 	}
 	return out, nil
+}
+
+// binnedTypes are the recycle bin's types a restore of these snapshots
+// reads: applications only when they were backed up, since reading them
+// takes a permission a directory connector need not hold.
+func binnedTypes(snapshots map[connector.Scope]string) []string {
+	casts := []string{"microsoft.graph.user", "microsoft.graph.group", "microsoft.graph.administrativeUnit"}
+	if snapshots[connector.ScopeApplications] != "" {
+		casts = append(casts, "microsoft.graph.application", "microsoft.graph.servicePrincipal")
+	}
+	return casts
 }
 
 // loadIDMap reads a tenant's id map and the snapshot it came from ("" if

@@ -33,10 +33,23 @@ type source struct {
 	// as SubRelationType objects; an item with expandCap entries may have
 	// more and is read through SubCollection.
 	Expand string
+	// Extras are more reads per stored object, for what the object does
+	// not carry itself (owners, an application's certificate keys).
+	Extras []extra
 	// LogTimeField: an activity log paged by time, never by delta.
 	LogTimeField string
 	// Include limits objects to these ids (groups, administrative units).
 	Include []string
+}
+
+// extra is one more read per stored object, stored under Type by the
+// object's id: a link list (Refs), the items of a collection, or one
+// object (Single).
+type extra struct {
+	Type   string
+	URL    string // with %s for the object's id
+	Refs   bool
+	Single bool
 }
 
 // Property lists for $select: every documented property restore can write
@@ -115,9 +128,22 @@ func sourcesFor(scope connector.Scope, s connector.Scopes) ([]source, error) {
 			{Name: "subscribedSkus", ObjType: "subscribedSku", URL: "/subscribedSkus"},
 		}, nil
 	case connector.ScopeApplications:
+		// What a restore needs besides the objects: certificate public keys
+		// (Graph returns "key" only to a single read that selects it),
+		// federated credentials, owners, app role assignments and the
+		// delegated grants. The grants are a plain list, so every run of
+		// this scope is a full read and the extras are always current.
 		return []source{
-			{Name: "applications", ObjType: "application", URL: "/applications/delta", Delta: true},
-			{Name: "servicePrincipals", ObjType: "servicePrincipal", URL: "/servicePrincipals/delta", Delta: true},
+			{Name: "applications", ObjType: "application", URL: "/applications/delta", Delta: true, Extras: []extra{
+				{Type: "application.keyCredentials", URL: "/applications/%s?$select=id,keyCredentials", Single: true},
+				{Type: "application.federatedIdentityCredentials", URL: "/applications/%s/federatedIdentityCredentials"},
+				{Type: "application.owners", URL: "/applications/%s/owners?$select=id", Refs: true},
+			}},
+			{Name: "servicePrincipals", ObjType: "servicePrincipal", URL: "/servicePrincipals/delta", Delta: true, Extras: []extra{
+				{Type: "servicePrincipal.owners", URL: "/servicePrincipals/%s/owners?$select=id", Refs: true},
+				{Type: "servicePrincipal.appRoleAssignedTo", URL: "/servicePrincipals/%s/appRoleAssignedTo"},
+			}},
+			{Name: "oauth2PermissionGrants", ObjType: "oauth2PermissionGrant", URL: "/oauth2PermissionGrants"},
 		}, nil
 	case connector.ScopePolicies:
 		p := s.Policies

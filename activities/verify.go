@@ -170,7 +170,7 @@ func (v *Verifier) VerifyConnector(ctx context.Context, in VerifyInput) (VerifyR
 	// 5. One probe request per enabled scope.
 	for _, s := range in.Scopes.Enabled() {
 		for _, probe := range probesFor(s, in.Scopes) {
-			if _, err := g.GetRaw(ctx, probe); err != nil {
+			if _, err := inTurn(ctx, in.TenantID, probe, func() ([]byte, error) { return g.GetRaw(ctx, probe) }); err != nil {
 				if GraphStatus(err) == 0 {
 					return rep, err // transport trouble: retry the activity
 				}

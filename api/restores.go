@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -40,7 +41,7 @@ func init() {
 	paths := openAPI["paths"].(map[string]any)
 	id, rid := path("id"), path("rid")
 	paths["/api/v1/connectors/{id}/restores"] = map[string]any{
-		"post": withParams(op(`Plan a restore: {"at": RFC 3339 | "snapshots": [sid…], "select": {"types", "ids"}, "options": {"undelete", "recreate", "properties", "links", "remove_extra_links", "remove_added"}, "apply": bool} → 201 {id, status: planning}; apply needs write access`, true), id),
+		"post": withParams(op(`Plan a restore: {"at": RFC 3339 | "snapshots": [sid…], "select": {"types", "ids"}, "options": {"undelete", "recreate", "properties", "links", "remove_extra_links", "remove_added"}, "apply": bool, "target_connector": id, "domain_map": {"contoso.com": "fabrikam.com"}} → 201 {id, status: planning}; apply needs write access. With target_connector the snapshots are restored into that connector's tenant (write access on it; its restore consent): objects are matched there by the id map of the tenant pair, then UPN (domains mapped; default: default domain → default domain), mailNickname, uniqueName or appId, display name; an ambiguous match is a skip, never a guess; nothing of the target's is removed`, true), id),
 		"get":  withParams(op("Restores of the connector, newest first", true), id, query("cursor"), query("limit")),
 	}
 	paths["/api/v1/connectors/{id}/restores/{rid}"] = map[string]any{"get": withParams(op("A restore: status (planning, planned, applying, succeeded, partially_succeeded, failed, cancelled), counts per action kind and outcome, progress while applying", true), id, rid)}
@@ -65,6 +66,9 @@ type CreateRestoreRequest struct {
 	Select    *restore.Selection `json:"select,omitempty"`
 	Options   *restore.Options   `json:"options,omitempty"`
 	Apply     bool               `json:"apply,omitempty"`
+	// TargetConnector restores into that connector's tenant instead.
+	TargetConnector string            `json:"target_connector,omitempty"`
+	DomainMap       restore.DomainMap `json:"domain_map,omitempty"`
 }
 
 // RestoreView is a restore as the API shows it.
@@ -119,6 +123,10 @@ func (h *handlers) createRestore(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	target, err := h.restoreTarget(c, st.TenantID, req)
+	if err != nil {
+		return err
+	}
 	rid := newRestoreID()
 	p := principal(c)
 	_, err = h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -127,12 +135,49 @@ func (h *handlers) createRestore(c echo.Context) error {
 		StaticSummary:         fmt.Sprintf("Restore %s of %s", rid, st.Config.Name),
 	}, workflows.RestoreWorkflowName, workflows.RestoreInput{
 		ConnectorID: id, TenantID: st.TenantID, RestoreID: rid, Snapshots: snaps, Scopes: st.Config.Scopes,
-		Select: sel, Options: *req.Options, Apply: req.Apply, RequestedBy: p.Name,
+		Select: sel, Options: *req.Options, Apply: req.Apply, RequestedBy: p.Name, Target: target,
 	})
 	if err != nil {
 		return fmt.Errorf("start restore: %w", err)
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"id": rid, "status": workflows.RestorePlanning, "snapshots": snaps})
+}
+
+// restoreTarget resolves target_connector: a directory connector of
+// another tenant, on which the caller may write. A restore into another
+// tenant never removes anything of the target's.
+func (h *handlers) restoreTarget(c echo.Context, sourceTenant string, req CreateRestoreRequest) (*workflows.RestoreTarget, error) {
+	if req.TargetConnector == "" {
+		if len(req.DomainMap) > 0 {
+			return nil, apiError(http.StatusBadRequest, "bad_request", "domain_map needs target_connector", nil)
+		}
+		return nil, nil
+	}
+	if req.Options.RemoveAdded || req.Options.RemoveExtraLinks {
+		return nil, apiError(http.StatusBadRequest, "bad_options", "a restore into another tenant never removes anything: turn off remove_added and remove_extra_links", nil)
+	}
+	domains := restore.DomainMap{}
+	for from, to := range req.DomainMap {
+		domains[strings.ToLower(from)] = strings.ToLower(to)
+	}
+	if err := domains.Validate(); err != nil {
+		return nil, apiError(http.StatusBadRequest, "bad_domain_map", err.Error(), nil)
+	}
+	tid, _, err := h.authorizeID(c, req.TargetConnector, true)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.queryState(c.Request().Context(), tid)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.TenantID == "" || st.Config.Kind != connector.KindDirectory:
+		return nil, apiError(http.StatusConflict, "not_restorable", "the target must be an active directory connector", nil)
+	case strings.EqualFold(st.TenantID, sourceTenant):
+		return nil, apiError(http.StatusBadRequest, "bad_request", "the target connector is of the same tenant: restore without target_connector", nil)
+	}
+	return &workflows.RestoreTarget{ConnectorID: tid, TenantID: st.TenantID, Scopes: st.Config.Scopes, Domains: domains}, nil
 }
 
 // restoreSnapshots resolves what to restore from: the named snapshots, or
@@ -198,7 +243,22 @@ func (h *handlers) restoreState(c echo.Context, write bool) (string, workflows.R
 	if err == nil {
 		err = v.Get(&st)
 	}
+	if err == nil && st.Target != nil {
+		if _, _, err := h.authorizeID(c, st.Target.ConnectorID, write); err != nil {
+			return "", workflows.RestoreState{}, notFound
+		}
+	}
 	return id, st, err
+}
+
+// mayReadTarget: a restore into another tenant is as much the target's;
+// whoever may not see the target sees nothing of it.
+func (h *handlers) mayReadTarget(c echo.Context, st workflows.RestoreState) bool {
+	if st.Target == nil {
+		return true
+	}
+	_, _, err := h.authorizeID(c, st.Target.ConnectorID, false)
+	return err == nil
 }
 
 func (h *handlers) getRestore(c echo.Context) error {
@@ -273,7 +333,7 @@ func (h *handlers) listRestores(c echo.Context) error {
 	for _, e := range resp.GetExecutions() {
 		v, err := h.Temporal.QueryWorkflow(ctx, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), workflows.QueryRestore)
 		var st workflows.RestoreState
-		if err == nil && v.Get(&st) == nil {
+		if err == nil && v.Get(&st) == nil && h.mayReadTarget(c, st) {
 			out = append(out, st)
 		}
 	}

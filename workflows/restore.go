@@ -62,6 +62,28 @@ type RestoreInput struct {
 	// HeartbeatTimeout overrides how soon a lost worker's apply moves on
 	// (tests); default 30 s.
 	HeartbeatTimeout time.Duration `json:",omitempty"`
+	// Target, when set, is the connector whose tenant the snapshots are
+	// restored into (TenantID is then the snapshots' tenant).
+	Target *RestoreTarget `json:",omitempty"`
+}
+
+// RestoreTarget is another connector's tenant a restore writes to.
+type RestoreTarget struct {
+	ConnectorID string            `json:"connector_id"`
+	TenantID    string            `json:"tenant_id"`
+	Scopes      connector.Scopes  `json:"scopes"`
+	Domains     restore.DomainMap `json:"domain_map,omitempty"`
+}
+
+// writes are the connector and tenant a restore reads live and writes,
+// and the id map it goes through.
+func (in RestoreInput) writes() (connectorID, tenantID string, scopes connector.Scopes, idmap string, cross *activities.CrossTenant) {
+	if in.Target == nil {
+		return in.ConnectorID, in.TenantID, in.Scopes, "", nil
+	}
+	t := in.Target
+	return t.ConnectorID, t.TenantID, t.Scopes, restore.PairIDMap(in.TenantID, t.TenantID),
+		&activities.CrossTenant{SourceTenantID: in.TenantID, Domains: t.Domains}
 }
 
 // RestoreState is what GET …/restores/{rid} shows. Plans and reports are
@@ -78,6 +100,7 @@ type RestoreState struct {
 	Live        map[connector.Scope]string `json:"live,omitempty"`
 	Select      restore.Selection          `json:"select"`
 	Options     restore.Options            `json:"options"`
+	Target      *RestoreTarget             `json:"target,omitempty"`
 	Plan        string                     `json:"plan,omitempty"`
 	Planned     restore.Counts             `json:"planned"`
 	Report      string                     `json:"report,omitempty"`
@@ -99,7 +122,8 @@ type restoreRun struct {
 // go-ahead (or applies at once), applies, and reports.
 func RestoreWorkflow(ctx workflow.Context, in RestoreInput) (RestoreState, error) {
 	r := &restoreRun{in: in, applyAsked: in.Apply, s: RestoreState{ID: in.RestoreID, ConnectorID: in.ConnectorID, Status: RestorePlanning,
-		CreatedAt: workflow.Now(ctx), RequestedBy: in.RequestedBy, Snapshots: in.Snapshots, Select: in.Select, Options: in.Options}}
+		CreatedAt: workflow.Now(ctx), RequestedBy: in.RequestedBy, Snapshots: in.Snapshots, Select: in.Select, Options: in.Options,
+		Target: in.Target}}
 	r.s.UpdatedAt = r.s.CreatedAt
 	if err := r.handlers(ctx); err != nil {
 		return r.s, err
@@ -162,6 +186,7 @@ func (r *restoreRun) set(ctx workflow.Context, st RestoreStatus) {
 // plan reads every scope live (the same read diff?to=live makes), then
 // plans against the recycle bin.
 func (r *restoreRun) plan(ctx workflow.Context) error {
+	liveConnector, tenantID, scopes, idmap, cross := r.in.writes()
 	live := map[connector.Scope]workflow.ChildWorkflowFuture{}
 	for _, scope := range restore.Scopes {
 		if r.in.Snapshots[scope] == "" {
@@ -173,8 +198,8 @@ func (r *restoreRun) plan(ctx workflow.Context) error {
 			StaticSummary: "read " + string(scope) + " live for restore " + r.in.RestoreID,
 		})
 		live[scope] = workflow.ExecuteChildWorkflow(cctx, ScopeBackupWorkflow, activities.BackupInput{
-			ConnectorID: connector.LiveNamespace(r.in.ConnectorID), TenantID: r.in.TenantID, RunID: runID, Scope: scope,
-			Scopes: r.in.Scopes, Time: workflow.Now(ctx), ForceFull: true,
+			ConnectorID: connector.LiveNamespace(liveConnector), TenantID: tenantID, RunID: runID, Scope: scope,
+			Scopes: scopes, Time: workflow.Now(ctx), ForceFull: true,
 		})
 	}
 	r.s.Live = map[connector.Scope]string{}
@@ -190,8 +215,8 @@ func (r *restoreRun) plan(ctx workflow.Context) error {
 	})
 	var res activities.RestorePlanResult
 	err := workflow.ExecuteActivity(actx, (*activities.Restore).PlanRestore, activities.RestorePlanInput{
-		ConnectorID: r.in.ConnectorID, TenantID: r.in.TenantID, RestoreID: r.in.RestoreID,
-		Snapshots: r.in.Snapshots, Live: r.s.Live, Select: r.in.Select, Options: r.in.Options,
+		ConnectorID: r.in.ConnectorID, TenantID: tenantID, RestoreID: r.in.RestoreID,
+		Snapshots: r.in.Snapshots, Live: r.s.Live, Select: r.in.Select, Options: r.in.Options, IDMap: idmap, Cross: cross,
 	}).Get(ctx, &res)
 	if err != nil {
 		return err
@@ -211,9 +236,10 @@ func (r *restoreRun) apply(ctx workflow.Context) error {
 		StartToCloseTimeout: 48 * time.Hour, HeartbeatTimeout: hb, RetryPolicy: backupRetry, WaitForCancellation: true,
 		Summary: "apply restore " + r.in.RestoreID,
 	})
+	_, tenantID, _, idmap, _ := r.in.writes()
 	var res activities.RestoreApplyResult
 	err := workflow.ExecuteActivity(actx, (*activities.Restore).ApplyRestore, activities.RestoreApplyInput{
-		ConnectorID: r.in.ConnectorID, TenantID: r.in.TenantID, RestoreID: r.in.RestoreID, Plan: r.s.Plan,
+		ConnectorID: r.in.ConnectorID, TenantID: tenantID, RestoreID: r.in.RestoreID, Plan: r.s.Plan, IDMap: idmap,
 	}).Get(ctx, &res)
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) && canceled.HasDetails() {

@@ -44,8 +44,15 @@ func (h *harness) incident(kind string, percent float64) string {
 // writes counts the simulator's Graph writes so far.
 func (h *harness) writes() int {
 	h.t.Helper()
+	return h.writesAt("/_sim")
+}
+
+// writesAt counts the Graph writes of the tenant whose control API is at
+// path ("/_sim/tenants/{id}" for another tenant).
+func (h *harness) writesAt(path string) int {
+	h.t.Helper()
 	base := strings.TrimSuffix(h.creds.GraphURL, "/v1.0")
-	resp, err := http.Get(base + "/_sim/counters")
+	resp, err := http.Get(base + path + "/counters")
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -352,14 +359,21 @@ func (h *harness) apiKey(name string, role auth.Role) string {
 // verification report shows every object type ready.
 func (h *harness) consentToRestore(connectorID string) {
 	h.t.Helper()
+	h.consentToRestoreAs(connectorID, h.admin("Global Administrator").UPN)
+}
+
+// consentToRestoreAs is consentToRestore by the administrator upn (of
+// another tenant).
+func (h *harness) consentToRestoreAs(connectorID, upn string) {
+	h.t.Helper()
 	var rc api.RestoreConsentResponse
 	if code := h.call("POST", "/api/v1/connectors/"+connectorID+"/restore-consent", nil, &rc); code != http.StatusOK {
 		h.t.Fatalf("restore consent link: %d", code)
 	}
-	if code, page := h.signIn(rc.ConsentURL, "accept", h.admin("Global Administrator").UPN); code != http.StatusOK || !strings.Contains(page, "Restore consent received") {
+	if code, page := h.signIn(rc.ConsentURL, "accept", upn); code != http.StatusOK || !strings.Contains(page, "Restore consent received") {
 		h.t.Fatalf("restore consent callback %d: %s", code, page)
 	}
-	if code, _ := h.signIn(rc.ConsentURL, "accept", h.admin("Global Administrator").UPN); code == http.StatusOK {
+	if code, _ := h.signIn(rc.ConsentURL, "accept", upn); code == http.StatusOK {
 		h.t.Error("a restore consent link worked twice")
 	}
 	h.waitFor(connectorID, "restore readiness", func(v connectorView) bool {

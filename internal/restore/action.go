@@ -15,6 +15,7 @@ const (
 	Revert      ActionKind = "revert"       // PATCH differing writable properties back
 	AddLinks    ActionKind = "add_links"    // members, owners, manager
 	RemoveLinks ActionKind = "remove_links" // option remove_extra_links
+	AddChild    ActionKind = "add_child"    // federated credential, app role assignment, delegated grant
 	AddRole     ActionKind = "add_role"     // directory role assignment
 	RemoveRole  ActionKind = "remove_role"  // option remove_extra_links
 	DeleteAdded ActionKind = "delete_added" // option remove_added: soft delete
@@ -22,7 +23,7 @@ const (
 )
 
 // ActionKinds lists every kind, in apply order.
-var ActionKinds = []ActionKind{Undelete, Recreate, Revert, AddLinks, RemoveLinks, AddRole, RemoveRole, DeleteAdded, Skip}
+var ActionKinds = []ActionKind{Undelete, Recreate, Revert, AddLinks, RemoveLinks, AddChild, AddRole, RemoveRole, DeleteAdded, Skip}
 
 // Outcome is what applying an action did.
 type Outcome string
@@ -55,6 +56,13 @@ type Action struct {
 	// as in the snapshot; apply maps them through the id map.
 	Relation string   `json:"relation,omitempty"`
 	Links    []string `json:"links,omitempty"`
+	// Owner is the snapshot id of the object a child belongs to (an
+	// application's federated credential, a service principal's app role
+	// assignment; a grant's client).
+	Owner string `json:"owner,omitempty"`
+	// AltID is the snapshot's second id of a re-created object (an
+	// application's appId), mapped with the new one.
+	AltID string `json:"alt_id,omitempty"`
 	// Object is the body of a re-create (writable properties only) or the
 	// role assignment to create.
 	Object json.RawMessage `json:"object,omitempty"`
@@ -90,6 +98,8 @@ func phase(k ActionKind, objType string) int {
 		return 20
 	case AddLinks, RemoveLinks:
 		return 30
+	case AddChild:
+		return 35
 	case AddRole, RemoveRole:
 		return 40
 	case DeleteAdded:

@@ -27,6 +27,13 @@ type Kind struct {
 	// Singleton kinds are one object per tenant at Path (the tenant-wide
 	// policies): never created or deleted, only reverted.
 	Singleton bool
+	// AltID is a second id Entra assigns at create (an application's
+	// appId): a re-created object's is mapped in the id map too.
+	AltID string
+	// Parts are snapshot types holding more of the object, by its id, and
+	// the properties each holds: what Graph returns only to a single read
+	// (certificate keys). The planner sees the object with them merged in.
+	Parts map[string][]string
 }
 
 // Relation is a link type of a snapshot, stored as its own object
@@ -78,11 +85,35 @@ var Kinds = map[string]*Kind{
 		Required:   []string{"displayName"},
 		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
 	},
+	// Applications before their service principals (created by appId),
+	// both before the policies that name them. Re-created, an application
+	// gets a new appId too. uniqueName is its key: set at create, unique
+	// in the tenant, so a retried create finds it or is refused.
+	"application": {
+		Type: "application", Path: "/applications", Undeletable: true, Phase: 4, NaturalKey: "uniqueName", AltID: "appId",
+		Parts: map[string][]string{"application.keyCredentials": {"keyCredentials"}},
+		Writable: setOf("addIns", "api", "appRoles", "defaultRedirectUri", "description", "displayName", "groupMembershipClaims",
+			"identifierUris", "info", "isDeviceOnlyAuthSupported", "isFallbackPublicClient", "keyCredentials", "notes", "optionalClaims",
+			"parentalControlSettings", "publicClient", "requiredResourceAccess", "samlMetadataUrl", "serviceManagementReference",
+			"signInAudience", "spa", "tags", "tokenEncryptionKeyId", "web"),
+		CreateOnly: setOf("uniqueName"),
+		Required:   []string{"displayName"},
+		ReadOnly:   appReadOnly,
+	},
+	"servicePrincipal": {
+		Type: "servicePrincipal", Path: "/servicePrincipals", Undeletable: true, Phase: 5, NaturalKey: "appId",
+		Writable: setOf("accountEnabled", "addIns", "alternativeNames", "appRoleAssignmentRequired", "description", "homepage",
+			"loginUrl", "logoutUrl", "notes", "notificationEmailAddresses", "preferredSingleSignOnMode",
+			"preferredTokenSigningKeyThumbprint", "replyUrls", "samlSingleSignOnSettings", "tags", "tokenEncryptionKeyId"),
+		CreateOnly: setOf("appId"),
+		Required:   []string{"appId"},
+		ReadOnly:   appReadOnly,
+	},
 	// Conditional access: named locations before the policies that use
 	// them. No soft delete in v1.0: a deleted one is re-created, and every
 	// id a policy names goes through the id map.
 	"namedLocation": {
-		Type: "namedLocation", Path: "/identity/conditionalAccess/namedLocations", Phase: 4, NaturalKey: "displayName",
+		Type: "namedLocation", Path: "/identity/conditionalAccess/namedLocations", Phase: 6, NaturalKey: "displayName",
 		Writable: setOf("displayName", "ipRanges", "isTrusted", "countriesAndRegions", "includeUnknownCountriesAndRegions",
 			"countryLookupMethod"),
 		CreateOnly: setOf("@odata.type"),
@@ -90,7 +121,7 @@ var Kinds = map[string]*Kind{
 		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
 	},
 	"conditionalAccessPolicy": {
-		Type: "conditionalAccessPolicy", Path: "/identity/conditionalAccess/policies", Phase: 5, NaturalKey: "displayName",
+		Type: "conditionalAccessPolicy", Path: "/identity/conditionalAccess/policies", Phase: 7, NaturalKey: "displayName",
 		Writable:   setOf("displayName", "state", "conditions", "grantControls", "sessionControls"),
 		CreateOnly: setOf(),
 		Required:   []string{"displayName", "state", "conditions"},
@@ -120,12 +151,19 @@ var Kinds = map[string]*Kind{
 	},
 }
 
+// Referrers are the types whose properties name other objects by id
+// (a policy's users, groups, applications): one naming an object this
+// restore re-creates is planned even where it did not change.
+var Referrers = []string{"conditionalAccessPolicy"}
+
 // Relations are the link types restore writes.
 var Relations = map[string]*Relation{
 	"group.members":              {Type: "group.members", Owner: "group", Name: "members"},
 	"group.owners":               {Type: "group.owners", Owner: "group", Name: "owners"},
 	"administrativeUnit.members": {Type: "administrativeUnit.members", Owner: "administrativeUnit", Name: "members"},
 	"user.manager":               {Type: "user.manager", Owner: "user", Name: "manager", Single: true},
+	"application.owners":         {Type: "application.owners", Owner: "application", Name: "owners"},
+	"servicePrincipal.owners":    {Type: "servicePrincipal.owners", Owner: "servicePrincipal", Name: "owners"},
 }
 
 // RoleAssignmentType is the snapshot type of directory role assignments,
@@ -144,6 +182,9 @@ var WritePermissions = map[string][]string{
 	"conditionalAccessPolicy":     {"Policy.ReadWrite.ConditionalAccess"},
 	"authorizationPolicy":         {"Policy.ReadWrite.Authorization"},
 	"authenticationMethodsPolicy": {"Policy.ReadWrite.AuthenticationMethod"},
+	"application":                 {"Application.ReadWrite.All"},
+	// Its app role assignments and delegated grants have permissions of their own.
+	"servicePrincipal": {"Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All"},
 }
 
 // notRestorable explains snapshot types restore never writes; a
@@ -159,7 +200,7 @@ var notRestorable = map[string]string{
 // NotRestorableReason says why a snapshot type is never written ("" if it
 // is restorable).
 func NotRestorableReason(objType string) string {
-	if Kinds[objType] != nil || Relations[objType] != nil || objType == RoleAssignmentType {
+	if Kinds[objType] != nil || Relations[objType] != nil || Children[objType] != nil || PartOf(objType) != nil || objType == RoleAssignmentType {
 		return ""
 	}
 	if r, ok := notRestorable[objType]; ok {
@@ -232,3 +273,33 @@ var serverManaged = setOf("id", "@odata.type", "@odata.context", "createdDateTim
 	"createdByAppId", "expirationDateTime", "securityIdentifier", "onPremisesLastSyncDateTime",
 	"signInSessionsValidFromDateTime", "lastPasswordChangeDateTime", "externalUserStateChangeDateTime",
 	"membershipRuleProcessingStatus", "modifiedDateTime", "templateId")
+
+// appReadOnly explains the application and service principal properties
+// restore never writes.
+func appReadOnly(p string) string {
+	switch p {
+	case "passwordCredentials":
+		return SecretReason
+	case "appId":
+		return "assigned by Entra ID: a re-created application gets a new one, which the id map records"
+	case "appRoles", "oauth2PermissionScopes", "appDisplayName", "appOwnerOrganizationId", "servicePrincipalNames":
+		return "follows the application: restored with it"
+	case "uniqueName":
+		return "set only when the object is created"
+	}
+	return "read-only: set by Entra ID"
+}
+
+// SecretReason is why client secrets never come back.
+const SecretReason = "client secrets cannot be restored: Graph shows a secret only when it is created; " +
+	"add a new one (addPassword) and give it to whatever signs in as this application"
+
+// PartOf is the kind whose Parts name objType (nil if none).
+func PartOf(objType string) *Kind {
+	for _, k := range Kinds {
+		if _, ok := k.Parts[objType]; ok {
+			return k
+		}
+	}
+	return nil
+}

@@ -46,7 +46,7 @@ type Selection struct {
 
 // SelectableTypes are the types a selection may name.
 var SelectableTypes = []string{"user", "group", "administrativeUnit", RoleAssignmentType, "namedLocation", "conditionalAccessPolicy",
-	"authorizationPolicy", "authenticationMethodsPolicy"}
+	"authorizationPolicy", "authenticationMethodsPolicy", "application", "servicePrincipal"}
 
 // Validate refuses unknown types and an explicitly empty selection.
 func (s Selection) Validate() error {
@@ -72,14 +72,21 @@ type Planner struct {
 	seq       int
 	counts    Counts
 	undeleted set
+	// recreated are the snapshot ids (and appIds) of objects re-created:
+	// whatever names them is rewritten to their new ids at apply.
 	recreated set
+	planned   set // objects given to Object
+	ambiguous set // objects with several twins in another tenant
+	absent    set // objects gone from the tenant that the plan does not bring back
 	roles     roleDiff
+	children  map[string]*childDiff
 }
 
 // NewPlanner plans with opts and sel. deleted is the recycle bin (id →
 // object as Graph lists it); emit receives every action.
 func NewPlanner(opts Options, sel Selection, deleted map[string]json.RawMessage, idmap *IDMap, emit func(Action) error) *Planner {
-	p := &Planner{opts: opts, deleted: deleted, idmap: idmap, emit: emit, undeleted: set{}, recreated: set{}}
+	p := &Planner{opts: opts, deleted: deleted, idmap: idmap, emit: emit, undeleted: set{}, recreated: set{}, planned: set{}, ambiguous: set{}, absent: set{},
+		children: map[string]*childDiff{}}
 	if len(sel.Types) > 0 {
 		p.types = setOf(sel.Types...)
 	}
@@ -96,6 +103,21 @@ func (p *Planner) selected(objType, id string) bool {
 	return (p.types == nil || p.types[objType]) && (p.ids == nil || p.ids[id])
 }
 
+// selectedObject is selected, and selects what follows it: an
+// application selected by id brings its service principal (restoring one
+// does not restore the other), and that its app role assignments.
+func (p *Planner) selectedObject(objType, id string, snap []byte) bool {
+	if p.ids == nil || objType != "application" && objType != "servicePrincipal" {
+		return p.selected(objType, id)
+	}
+	appID, _ := decode(snap)["appId"].(string)
+	ok := p.selected(objType, id) || objType == "servicePrincipal" && appID != "" && p.selected(objType, appID)
+	if ok && appID != "" {
+		p.ids[appID], p.ids[id] = true, true
+	}
+	return ok
+}
+
 func (p *Planner) add(a Action) error {
 	a.Key = keyFor(a.Kind, a.Type, p.seq)
 	p.seq++
@@ -107,9 +129,10 @@ func (p *Planner) add(a Action) error {
 // is absent. For an object re-created by an earlier restore, live is the
 // object it was mapped to.
 func (p *Planner) Object(objType, id string, snap, live []byte) error {
-	if !p.selected(objType, id) {
+	if !p.selectedObject(objType, id, snap) || p.planned[id] {
 		return nil
 	}
+	p.planned[id] = true
 	kind := Kinds[objType]
 	if kind == nil {
 		return p.add(Action{Kind: Skip, Type: objType, ID: id, Reason: NotRestorableReason(objType)})
@@ -155,7 +178,10 @@ func (p *Planner) revert(kind *Kind, id string, snap, live map[string]any) error
 	var writes, skips []PropertyChange
 	for _, prop := range propertyNames(snap, live) {
 		before, after := rawOf(live[prop]), rawOf(snap[prop])
-		if serverManaged[prop] || bytes.Equal(before, after) {
+		// Equal, unless it names an object re-created in this restore:
+		// apply rewrites that name to the new id.
+		same := bytes.Equal(before, after) && !p.mentionsAny(snap[prop], p.recreated)
+		if serverManaged[prop] || same || prop == "uniqueName" && live[prop] == UpsertKey(kind, id, snap) {
 			continue
 		}
 		c := PropertyChange{Name: prop, Before: before, After: after}
@@ -195,6 +221,7 @@ func (p *Planner) revert(kind *Kind, id string, snap, live map[string]any) error
 func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
 	name := displayName(snap)
 	skip := func(reason string) error {
+		p.absent[id] = true // links to it cannot be made either
 		return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Reason: reason})
 	}
 	if kind.NotWritable != nil {
@@ -211,8 +238,15 @@ func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
 			return err
 		}
 		// The recycle bin keeps the object as it was deleted: revert
-		// whatever changed before that.
-		return p.revert(kind, id, snap, decode(binned))
+		// whatever changed before that. It lists no parts (certificate
+		// keys); they come back with the object.
+		bin := decode(binned)
+		for _, props := range kind.Parts {
+			for _, prop := range props {
+				bin[prop] = snap[prop]
+			}
+		}
+		return p.revert(kind, id, snap, bin)
 	}
 	if synced(snap) {
 		return skip("synced from on-premises Active Directory and deleted for good: restore it there and let sync bring it back")
@@ -231,6 +265,9 @@ func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
 			return skip("cannot be re-created: the snapshot lacks " + req)
 		}
 	}
+	if key := UpsertKey(kind, id, snap); key != "" {
+		body[kind.NaturalKey] = key
+	}
 	a := Action{Kind: Recreate, Type: kind.Type, ID: id, Name: name, Object: mustJSON(body)}
 	switch kind.Type {
 	case "user":
@@ -239,7 +276,38 @@ func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
 		a.Note = policyWarning(body)
 	}
 	p.recreated[id] = true
-	return p.add(a)
+	if alt, _ := snap[kind.AltID].(string); kind.AltID != "" && alt != "" {
+		a.AltID, p.recreated[alt] = alt, true
+	}
+	if err := p.add(a); err != nil {
+		return err
+	}
+	return p.secrets(kind, id, name, snap)
+}
+
+// secrets reports the client secrets a re-created application lost: each
+// needs a new one.
+func (p *Planner) secrets(kind *Kind, id, name string, snap map[string]any) error {
+	creds, _ := snap["passwordCredentials"].([]any)
+	if kind.Type != "application" || len(creds) == 0 {
+		return nil
+	}
+	return p.add(Action{Kind: Skip, Type: kind.Type, ID: id, Name: name, Reason: SecretReason,
+		Properties: []PropertyChange{{Name: "passwordCredentials", Before: rawOf([]any{}), After: rawOf(creds)}}})
+}
+
+// UpsertKey is the uniqueName a re-created application is created with:
+// its own from the snapshot, else one derived from its snapshot id, so a
+// retried create finds what an earlier attempt made ("" for kinds keyed
+// otherwise).
+func UpsertKey(kind *Kind, id string, snap map[string]any) string {
+	if kind.NaturalKey != "uniqueName" {
+		return ""
+	}
+	if own, _ := snap["uniqueName"].(string); own != "" {
+		return own
+	}
+	return "entravault-restore-" + id
 }
 
 // added plans an object created after the snapshot: a soft delete with
@@ -272,7 +340,7 @@ func (p *Planner) Relation(relType, ownerID string, snap, live, owner []byte) er
 	if rel == nil {
 		return p.Object(relType, ownerID, snap, live)
 	}
-	if !p.selected(rel.Owner, ownerID) {
+	if !p.selected(rel.Owner, ownerID) || p.ambiguous[ownerID] {
 		return nil
 	}
 	notWritable := ""
@@ -302,6 +370,10 @@ func (p *Planner) Relation(relType, ownerID string, snap, live, owner []byte) er
 	}
 	sort.Strings(add)
 	sort.Strings(remove)
+	add, err := p.withoutUnlinkable(rel, ownerID, add)
+	if err != nil {
+		return err
+	}
 	if notWritable != "" {
 		if len(add)+len(remove) == 0 {
 			return nil
@@ -355,8 +427,23 @@ func (p *Planner) RoleAssignment(id string, snap, live []byte) {
 	}
 }
 
-// Finish plans the role assignments and returns the plan's counts.
+// Planned reports whether Object was given the object id.
+func (p *Planner) Planned(id string) bool { return p.planned[id] }
+
+// NamesRecreated reports whether a snapshot object names an object this
+// plan re-creates: it must be planned even where it did not change.
+func (p *Planner) NamesRecreated(raw []byte) bool {
+	o := decode(raw)
+	delete(o, "id")
+	return p.mentionsAny(o, p.recreated)
+}
+
+// Finish plans the child collections and the role assignments and
+// returns the plan's counts.
 func (p *Planner) Finish() (Counts, error) {
+	if err := p.finishChildren(); err != nil {
+		return p.counts, err
+	}
 	for _, a := range p.roles.actions(p) {
 		if err := p.add(a); err != nil {
 			return p.counts, err

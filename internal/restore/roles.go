@@ -3,6 +3,7 @@ package restore
 import (
 	"encoding/json"
 	"sort"
+	"strings"
 )
 
 // roleAssignment is a directory role assignment as Graph lists it.
@@ -39,7 +40,7 @@ type roleDiff struct{ snap, live []roleAssignment }
 // is added, what only the tenant has is removed with remove_extra_links.
 func (d roleDiff) actions(p *Planner) []Action {
 	key := func(principal string, ra roleAssignment) string {
-		return principal + "|" + ra.RoleDefinitionID + "|" + ra.DirectoryScopeID
+		return principal + "|" + ra.RoleDefinitionID + "|" + ResolveScope(ra.DirectoryScopeID, p.idmap)
 	}
 	live := map[string]roleAssignment{}
 	for _, ra := range d.live {
@@ -76,4 +77,16 @@ func (d roleDiff) actions(p *Planner) []Action {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// ResolveScope maps the object a directory scope names (an administrative
+// unit, an application) through the id map.
+func ResolveScope(scope string, m *IDMap) string {
+	if au, ok := strings.CutPrefix(scope, "/administrativeUnits/"); ok {
+		return "/administrativeUnits/" + m.Resolve(au)
+	}
+	if id, ok := strings.CutPrefix(scope, "/"); ok && id != "" {
+		return "/" + m.Resolve(id)
+	}
+	return scope
 }

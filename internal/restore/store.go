@@ -26,7 +26,7 @@ func IDMapNamespace(tenantID string) string { return "tenant/" + tenantID }
 
 // Scopes are the backup scopes restore reads, in the order it reads them.
 var Scopes = []connector.Scope{connector.ScopeUsers, connector.ScopeGroups, connector.ScopeAdministrativeUnits, connector.ScopeRoles,
-	connector.ScopePolicies}
+	connector.ScopeApplications, connector.ScopePolicies}
 
 // IDEntry is the stored value of one id map entry.
 type IDEntry struct {

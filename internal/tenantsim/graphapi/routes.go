@@ -63,7 +63,7 @@ func init() {
 
 		{"GET", "applications", identity, 2, listKind(model.KindApp, "applications")},
 		{"GET", "applications/delta", identity, 2, deltaKind(model.KindApp, "applications")},
-		{"GET", "applications/{id}", identity, 1, getKind(model.KindApp, "applications")},
+		{"GET", "applications/{id}", identity, 1, getKindWith(model.KindApp, "applications", withKeys)},
 		{"GET", "servicePrincipals", identity, 1, listKind(model.KindSP, "servicePrincipals")},
 		{"GET", "servicePrincipals/delta", identity, 1, deltaKind(model.KindSP, "servicePrincipals")},
 		{"GET", "servicePrincipals/{id}", identity, 1, getSP},
@@ -105,6 +105,7 @@ func init() {
 		{"GET", "auditLogs/directoryAudits", reports, 1, listAudits},
 		{"GET", "auditLogs/directoryAudits/{id}", reports, 1, listAudits},
 	}
+	routes = append(routes, appRoutes()...)
 }
 
 // route finds the handler of a request, its route name for counters and
@@ -245,7 +246,11 @@ func listKind(k model.Kind, context string) handler {
 	}
 }
 
-func getKind(k model.Kind, context string) handler {
+func getKind(k model.Kind, context string) handler { return getKindWith(k, context, nil) }
+
+// getKindWith serves one object, which more (if not nil) adds to before
+// the projection.
+func getKindWith(k model.Kind, context string, more func(*Server, *reqCtx, model.Ref, model.Obj)) handler {
 	return func(s *Server, c *reqCtx) *graphError {
 		if e := need(c, readRoles(k)...); e != nil {
 			return e
@@ -256,7 +261,11 @@ func getKind(k model.Kind, context string) handler {
 		if e != nil {
 			return e
 		}
-		o := c.q.project(s.t.Render(r))
+		o := s.t.Render(r)
+		if more != nil {
+			more(s, c, r, o)
+		}
+		o = c.q.project(o)
 		o["@odata.context"] = c.base + "/$metadata#" + context + "/$entity"
 		return s.writeJSON(c, 200, o)
 	}

@@ -156,10 +156,10 @@ func throttleKey(c *reqCtx, class throttleClass) string {
 	return fmt.Sprintf("%d/%s", class.kind, c.caller.AppID)
 }
 
-// remember records the Retry-After of secs given to c, for early. The
-// caller holds t.mu.
-func (t *throttler) remember(c *reqCtx, key string, secs int) {
-	t.notBefore[key] = t.now().Add(time.Duration(secs) * time.Second)
+// remember records the time before which a retry of c is early (the
+// Retry-After it was given), for early. The caller holds t.mu.
+func (t *throttler) remember(c *reqCtx, key string, notBefore time.Time) {
+	t.notBefore[key] = notBefore
 	if id := c.r.Header.Get("client-request-id"); id != "" {
 		if len(t.retryNotBefore) > 10_000 { // requests never retried
 			for k, nb := range t.retryNotBefore {
@@ -181,7 +181,7 @@ func (t *throttler) rememberFault(c *reqCtx, class throttleClass, e *graphError)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.remember(c, throttleKey(c, class), secs)
+	t.remember(c, throttleKey(c, class), t.now().Add(time.Duration(secs)*time.Second))
 }
 
 // admit applies the limits to one request; a non-nil error is the 429.
@@ -214,8 +214,10 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 		info = "RequestLimitExceeded"
 	case classCA:
 		if w := t.take("ca", 1, t.cfg.CAInterval, 1); w > 0 {
-			e := errf(429, "TooManyRequests", "Too many requests to conditional access. Please retry again later.")
-			return e // no Retry-After, as Graph does for conditional access
+			// No Retry-After, as Graph does for conditional access; a
+			// retry sooner than its one request a second allows is early.
+			t.remember(c, key, t.now().Add(w))
+			return errf(429, "TooManyRequests", "Too many requests to conditional access. Please retry again later.")
 		}
 	}
 	// Every POST, PATCH, PUT and DELETE also spends one write.
@@ -231,7 +233,7 @@ func (t *throttler) admit(c *reqCtx, class throttleClass, stats *counters) *grap
 	// kiota truncates fractional Retry-After values, so round up to whole
 	// seconds or clients would come back too early.
 	secs := int(math.Ceil(wait.Seconds()))
-	t.remember(c, key, secs)
+	t.remember(c, key, t.now().Add(time.Duration(secs)*time.Second))
 	e := errf(429, "TooManyRequests", "Please retry again later.")
 	e.header = map[string]string{
 		"Retry-After":                    strconv.Itoa(secs),

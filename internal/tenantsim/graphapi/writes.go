@@ -223,8 +223,11 @@ func deleteKind(k model.Kind) handler {
 }
 
 func memberRoles(k model.Kind, owners bool) []string {
-	if k == model.KindAU {
+	switch k {
+	case model.KindAU:
 		return ausWrite
+	case model.KindApp, model.KindSP:
+		return appsWrite
 	}
 	if owners {
 		return groupsWrite

@@ -53,6 +53,8 @@ var GraphPermissions = []struct{ Name, ID string }{
 	{"Organization.Read.All", "498476ce-e0fe-48b0-b801-37ba7e2685c6"},
 	{"Directory.Read.All", "7ab1d382-f21e-4acd-a863-ba3e13f7da61"},
 	{"Directory.ReadWrite.All", "19dbc75e-c2e2-444c-a770-ec69d8559fc7"},
+	{"AppRoleAssignment.ReadWrite.All", "06b708a9-e830-4db3-a914-8e69da51d44f"},
+	{"DelegatedPermissionGrant.ReadWrite.All", "8e8e4742-1d95-4f68-9d56-6ee75648c72a"},
 }
 
 // BackupReadRoles are the roles the backup needs (graph.md §8).
@@ -63,7 +65,8 @@ var BackupReadRoles = []string{"User.Read.All", "GroupMember.Read.All", "Adminis
 // RestoreWriteRoles are the write twins restore needs.
 var RestoreWriteRoles = []string{"User.ReadWrite.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All",
 	"AdministrativeUnit.ReadWrite.All", "Application.ReadWrite.All", "Policy.ReadWrite.ConditionalAccess",
-	"RoleManagement.ReadWrite.Directory", "Policy.ReadWrite.Authorization", "Policy.ReadWrite.AuthenticationMethod"}
+	"RoleManagement.ReadWrite.Directory", "Policy.ReadWrite.Authorization", "Policy.ReadWrite.AuthenticationMethod",
+	"AppRoleAssignment.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All"}
 
 // firstParty are Microsoft service principals present in every tenant.
 var firstParty = []struct{ AppID, Name string }{

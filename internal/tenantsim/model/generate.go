@@ -158,7 +158,7 @@ func Generate(seed int64, sizes Sizes, premium bool, now func() time.Time) *Tena
 		a := &t.Apps[i]
 		a.ID, a.AppID = newID(r), newID(r)
 		a.N = uint32(i)
-		a.Owner = int32(r.IntN(sizes.Users))
+		a.Owners = []Ref{MakeRef(KindUser, int32(r.IntN(sizes.Users)))}
 		a.Created = t.created + span*int64(i)/int64(len(t.Apps))
 		t.byID[a.ID] = MakeRef(KindApp, int32(i))
 	}
@@ -168,6 +168,7 @@ func Generate(seed int64, sizes Sizes, premium bool, now func() time.Time) *Tena
 	for i := range firstParty {
 		t.addSP(SP{Meta: Meta{ID: newID(r), Created: t.created}, App: -1, First: int32(i)})
 	}
+	t.genAppGrants()
 
 	// Roles: the admin accounts, then about one assignment per 50 users.
 	t.DirRoleIDs = make([]ID, len(RoleDefinitions))
@@ -185,6 +186,7 @@ func Generate(seed int64, sizes Sizes, premium bool, now func() time.Time) *Tena
 	}
 
 	t.genPolicies(r)
+	t.genAppPolicy()
 	t.genLogs(r, sizes.LogsPerDay)
 	t.genRecycleBin(seed)
 	return t

@@ -15,12 +15,24 @@ const (
 	IncidentRemoveRoleAssignments = "remove_role_assignments"
 	IncidentStripGroupLinks       = "strip_group_links"
 	IncidentMixed                 = "mixed"
+
+	IncidentDeleteApps               = "delete_applications"      // with their service principals, to the recycle bin
+	IncidentHardDeleteApps           = "hard_delete_applications" // with their service principals, for good
+	IncidentRemoveAppRoleAssignments = "remove_app_role_assignments"
+	IncidentDeleteCAPolicies         = "delete_ca_policies"
+	IncidentWeakenCAPolicies         = "weaken_ca_policies"     // enforced ones turned off
+	IncidentDeleteNamedLocations     = "delete_named_locations" // ones a policy uses
 )
 
 // IncidentKinds are the kinds mixed applies, in this order (stripping
 // links last, after the deletions that read the membership index).
 var IncidentKinds = []string{IncidentSoftDeleteUsers, IncidentHardDeleteUsers, IncidentDeleteGroups,
 	IncidentTamperUsers, IncidentRemoveRoleAssignments, IncidentStripGroupLinks}
+
+// AppPolicyIncidentKinds damage applications and conditional access; mixed
+// leaves them alone (a directory backup need not hold them).
+var AppPolicyIncidentKinds = []string{IncidentDeleteApps, IncidentHardDeleteApps, IncidentRemoveAppRoleAssignments,
+	IncidentDeleteCAPolicies, IncidentWeakenCAPolicies, IncidentDeleteNamedLocations}
 
 // Incident damages about pct percent (0 < pct <= 100, at least one) of the
 // objects a kind applies to and returns, by kind, the ids it changed (role
@@ -36,8 +48,9 @@ func (t *Tenant) Incident(kind string, pct float64) (map[string][]string, error)
 	kinds := []string{kind}
 	if kind == IncidentMixed {
 		kinds, pct = IncidentKinds, pct/float64(len(IncidentKinds))
-	} else if !slices.Contains(IncidentKinds, kind) {
-		return nil, fmt.Errorf("%w: unknown incident kind %q (want one of %v or %s)", ErrInvalid, kind, IncidentKinds, IncidentMixed)
+	} else if !slices.Contains(IncidentKinds, kind) && !slices.Contains(AppPolicyIncidentKinds, kind) {
+		return nil, fmt.Errorf("%w: unknown incident kind %q (want one of %v, %v or %s)", ErrInvalid, kind, IncidentKinds,
+			AppPolicyIncidentKinds, IncidentMixed)
 	}
 	t.buildMemberOf()
 	defer func() { t.memberOf = nil }()
@@ -46,6 +59,17 @@ func (t *Tenant) Incident(kind string, pct float64) (map[string][]string, error)
 		out[k] = t.incident(k, pct)
 	}
 	return out, nil
+}
+
+// removePicked deletes the picked indexes (ascending) of list and returns
+// the ids of what it deleted, in list order.
+func removePicked[T any](list *[]T, picked []int, id func(T) ID) []string {
+	ids := make([]string, len(picked))
+	for j := len(picked) - 1; j >= 0; j-- { // from the end: indexes stay valid
+		ids[j] = id((*list)[picked[j]]).String()
+		*list = slices.Delete(*list, picked[j], picked[j]+1)
+	}
+	return ids
 }
 
 func protected(r Ref) bool {
@@ -77,6 +101,9 @@ func (t *Tenant) live(k Kind, keep func(Ref) bool) []int {
 }
 
 func (t *Tenant) incident(kind string, pct float64) []string {
+	if slices.Contains(AppPolicyIncidentKinds, kind) {
+		return t.appPolicyIncident(kind, pct)
+	}
 	ids := []string{}
 	k := KindUser
 	switch kind {
@@ -89,13 +116,7 @@ func (t *Tenant) incident(kind string, pct float64) []string {
 				cands = append(cands, i)
 			}
 		}
-		picked := t.pick(cands, pct)
-		for j := len(picked) - 1; j >= 0; j-- { // from the end: indexes stay valid
-			ids = append(ids, t.RoleAssignments[picked[j]].ID.String())
-			t.RoleAssignments = slices.Delete(t.RoleAssignments, picked[j], picked[j]+1)
-		}
-		slices.Reverse(ids)
-		return ids
+		return removePicked(&t.RoleAssignments, t.pick(cands, pct), func(a RoleAssignment) ID { return a.ID })
 	}
 	keep := func(Ref) bool { return true }
 	switch kind {
@@ -169,4 +190,69 @@ func cities() []string {
 		out[i] = o.City + " annex"
 	}
 	return out
+}
+
+// appPolicyIncident damages applications or conditional access. The apps
+// the simulator signs in with are never touched.
+func (t *Tenant) appPolicyIncident(kind string, pct float64) []string {
+	ids := []string{}
+	switch kind {
+	case IncidentRemoveAppRoleAssignments:
+		var cands []int
+		for i, a := range t.AppRoleAssignments {
+			if t.IsLive(a.Principal) && t.IsLive(MakeRef(KindSP, a.Resource)) {
+				cands = append(cands, i)
+			}
+		}
+		return removePicked(&t.AppRoleAssignments, t.pick(cands, pct), func(a AppRoleAssignment) ID { return a.ID })
+	case IncidentDeleteApps, IncidentHardDeleteApps:
+		for _, i := range t.pick(t.live(KindApp, func(r Ref) bool { return lobApp(r.Index()) }), pct) {
+			r := MakeRef(KindApp, int32(i))
+			ids = append(ids, t.Meta(r).ID.String())
+			if sp, ok := t.spOfApp(r.Index()); ok {
+				ids = append(ids, t.Meta(sp).ID.String())
+			}
+			if kind == IncidentDeleteApps {
+				_ = t.Delete(r)
+			} else {
+				t.purgeLive(r)
+			}
+		}
+		return ids
+	}
+	k, keep := KindCAPolicy, func(Ref) bool { return true }
+	switch kind {
+	case IncidentWeakenCAPolicies:
+		keep = func(r Ref) bool { return t.CAPolicies[r.Index()].Props["state"] == "enabled" }
+	case IncidentDeleteNamedLocations:
+		k, keep = KindNamedLocation, t.locationInUse
+	}
+	for _, i := range t.pick(t.live(k, keep), pct) {
+		r := MakeRef(k, int32(i))
+		ids = append(ids, t.Meta(r).ID.String())
+		if kind == IncidentWeakenCAPolicies {
+			_ = t.Update(r, map[string]any{"state": "disabled"})
+		} else {
+			_ = t.Delete(r)
+		}
+	}
+	return ids
+}
+
+// locationInUse reports whether a live policy names location r.
+func (t *Tenant) locationInUse(r Ref) bool {
+	id := t.Meta(r).ID.String()
+	for i, p := range t.CAPolicies {
+		if !t.IsLive(MakeRef(KindCAPolicy, int32(i))) {
+			continue
+		}
+		cond, _ := p.Props["conditions"].(map[string]any)
+		loc, _ := cond["locations"].(map[string]any)
+		for _, k := range []string{"includeLocations", "excludeLocations"} {
+			if list, _ := loc[k].([]any); slices.Contains(list, any(id)) {
+				return true
+			}
+		}
+	}
+	return false
 }

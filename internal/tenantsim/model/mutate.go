@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -68,6 +69,11 @@ func (t *Tenant) Create(k Kind, props map[string]any) (Ref, error) {
 	case KindAU:
 		t.AUs = append(t.AUs, AU{Meta: meta})
 		r = MakeRef(k, int32(len(t.AUs)-1))
+	case KindApp:
+		var err error
+		if r, err = t.createApp(meta, props); err != nil {
+			return 0, err
+		}
 	case KindCAPolicy, KindNamedLocation:
 		d := Doc{Meta: meta, Props: map[string]any{"createdDateTime": ts(now), "modifiedDateTime": ts(now)}}
 		if k == KindCAPolicy {
@@ -97,6 +103,13 @@ func (t *Tenant) apply(r Ref, props map[string]any) {
 			t.NamedLocations[r.Index()].Props[k] = v
 		}
 		t.NamedLocations[r.Index()].Props["modifiedDateTime"] = ts(t.Now().Unix())
+	case KindApp:
+		if keys, ok := props["keyCredentials"]; ok { // kept apart: only single reads show the keys
+			t.setKeys(r.Index(), keys)
+			props = maps.Clone(props)
+			delete(props, "keyCredentials")
+		}
+		t.setOver(r, props)
 	default:
 		t.setOver(r, props)
 	}
@@ -124,15 +137,17 @@ func (t *Tenant) Update(r Ref, props map[string]any) error {
 }
 
 // Delete removes a live object: users, Microsoft 365 groups, administrative
-// units and applications go to the recycle bin; security groups, policies and
-// named locations are deleted permanently, as on Graph.
+// units, applications and service principals go to the recycle bin;
+// security groups, policies and named locations are deleted permanently, as
+// on Graph. An application's service principal goes to the recycle bin
+// with it (and restoring one does not restore the other).
 func (t *Tenant) Delete(r Ref) error {
 	if !t.IsLive(r) {
 		return ErrNotFound
 	}
 	m := t.Meta(r)
 	m.Deleted = t.Now().Unix()
-	soft := r.Kind() == KindUser || r.Kind() == KindAU || r.Kind() == KindApp ||
+	soft := r.Kind() == KindUser || r.Kind() == KindAU || r.Kind() == KindApp || r.Kind() == KindSP ||
 		(r.Kind() == KindGroup && t.Groups[r.Index()].Type == GroupM365)
 	// Graph drops a deleted object's memberships; delta shows them as
 	// members@delta removals. The lists keep the entry (hidden while not
@@ -145,12 +160,8 @@ func (t *Tenant) Delete(r Ref) error {
 		t.hardDelete(r)
 	}
 	t.recordReports(r)
-	if r.Kind() == KindApp { // its service principal goes for good
-		for i := range t.SPs {
-			if t.SPs[i].App == r.Index() && t.SPs[i].State == Live {
-				t.hardDelete(MakeRef(KindSP, int32(i)))
-			}
-		}
+	if sp, ok := t.spOfApp(r.Index()); ok && r.Kind() == KindApp && t.IsLive(sp) {
+		return t.Delete(sp)
 	}
 	return nil
 }
@@ -162,6 +173,9 @@ func (t *Tenant) purgeLive(r Ref) {
 	t.Meta(r).Deleted = t.Now().Unix()
 	t.hardDelete(r)
 	t.recordReports(r)
+	if sp, ok := t.spOfApp(r.Index()); ok && r.Kind() == KindApp {
+		t.purgeLive(sp) // and its service principal, from wherever it is
+	}
 }
 
 // recordReports logs a manager change for every live report of user r,
@@ -265,6 +279,10 @@ func (t *Tenant) Members(r Ref, owners bool) []Ref {
 		}
 	case KindAU:
 		list = t.AUs[r.Index()].Members
+	case KindApp, KindSP:
+		if owners {
+			list = *t.memberList(r, true)
+		}
 	}
 	out := make([]Ref, 0, len(list))
 	for _, m := range list {
@@ -283,6 +301,10 @@ func (t *Tenant) memberList(r Ref, owners bool) *[]Ref {
 		return &t.Groups[r.Index()].Members
 	case r.Kind() == KindAU && !owners:
 		return &t.AUs[r.Index()].Members
+	case r.Kind() == KindApp && owners:
+		return &t.Apps[r.Index()].Owners
+	case r.Kind() == KindSP && owners:
+		return &t.SPs[r.Index()].Owners
 	}
 	return nil
 }
@@ -522,7 +544,7 @@ func (t *Tenant) churnCreate(k Kind, now int64) {
 		t.AUs = append(t.AUs, AU{Meta: meta, N: uint32(len(t.AUs)), Members: pickUsers(t.rng, 5, len(t.Users))})
 		ref = MakeRef(k, int32(len(t.AUs)-1))
 	case KindApp:
-		t.Apps = append(t.Apps, App{Meta: meta, N: uint32(len(t.Apps)), AppID: newID(t.rng), Owner: int32(t.rng.IntN(len(t.Users)))})
+		t.Apps = append(t.Apps, App{Meta: meta, N: uint32(len(t.Apps)), AppID: newID(t.rng), Owners: []Ref{MakeRef(KindUser, int32(t.rng.IntN(len(t.Users))))}})
 		ref = MakeRef(k, int32(len(t.Apps)-1))
 		t.byID[meta.ID] = ref
 		t.record(ref, OpUpsert, 0)

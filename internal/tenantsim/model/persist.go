@@ -28,6 +28,8 @@ type snapshot struct {
 	CAPolicies          []Doc
 	NamedLocations      []Doc
 	RoleAssignments     []RoleAssignment
+	AppRoleAssignments  []AppRoleAssignment
+	Grants              []Grant
 	DirRoleIDs          []ID
 	SignIns             []SignIn
 	Audits              []Audit
@@ -51,8 +53,8 @@ func (t *Tenant) Save(w io.Writer) error {
 	return json.NewEncoder(w).Encode(snapshot{Version: snapshotVersion, ID: t.ID, Domain: t.Domain, Name: t.Name,
 		Premium: t.Premium, Seed: t.Seed, Created: t.created, Churns: t.churns, Users: t.Users, Groups: t.Groups,
 		AUs: t.AUs, Apps: t.Apps, SPs: t.SPs, CAPolicies: t.CAPolicies, NamedLocations: t.NamedLocations,
-		RoleAssignments: t.RoleAssignments, DirRoleIDs: t.DirRoleIDs, SignIns: t.SignIns, Audits: t.Audits,
-		AuthMethodsPolicy: t.AuthMethodsPolicy, AuthorizationPolicy: t.AuthorizationPolicy, Consents: t.Consents,
+		RoleAssignments: t.RoleAssignments, AppRoleAssignments: t.AppRoleAssignments, Grants: t.Grants, DirRoleIDs: t.DirRoleIDs,
+		SignIns: t.SignIns, Audits: t.Audits, AuthMethodsPolicy: t.AuthMethodsPolicy, AuthorizationPolicy: t.AuthorizationPolicy, Consents: t.Consents,
 		Granted: t.granted, Overrides: t.over, Changes: t.changes,
 		DeltaExpired: t.DeltaExpired, Loads: t.loads})
 }
@@ -71,7 +73,8 @@ func Load(r io.Reader, now func() time.Time) (*Tenant, error) {
 	}
 	t := &Tenant{ID: s.ID, Domain: s.Domain, Name: s.Name, Premium: s.Premium, Seed: s.Seed, Now: now, created: s.Created,
 		churns: s.Churns, Users: s.Users, Groups: s.Groups, AUs: s.AUs, Apps: s.Apps, SPs: s.SPs, CAPolicies: s.CAPolicies,
-		NamedLocations: s.NamedLocations, RoleAssignments: s.RoleAssignments, DirRoleIDs: s.DirRoleIDs, SignIns: s.SignIns,
+		NamedLocations: s.NamedLocations, RoleAssignments: s.RoleAssignments, AppRoleAssignments: s.AppRoleAssignments, Grants: s.Grants,
+		DirRoleIDs: s.DirRoleIDs, SignIns: s.SignIns,
 		Audits: s.Audits, AuthMethodsPolicy: s.AuthMethodsPolicy, AuthorizationPolicy: s.AuthorizationPolicy,
 		Consents: s.Consents, granted: s.Granted, over: s.Overrides, changes: s.Changes, DeltaExpired: s.DeltaExpired,
 		// A new epoch: positions past this one were lost if the last run crashed.

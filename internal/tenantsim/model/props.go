@@ -31,13 +31,22 @@ var writable = map[Kind]propSet{
 	KindAU:            propsOf("description", "displayName", "visibility", "membershipRule", "membershipType", "membershipRuleProcessingState"),
 	KindCAPolicy:      propsOf("displayName", "state", "conditions", "grantControls", "sessionControls"),
 	KindNamedLocation: propsOf("displayName", "isTrusted", "ipRanges", "countriesAndRegions", "includeUnknownCountriesAndRegions", "countryLookupMethod"),
+	KindApp: propsOf("addIns", "api", "appRoles", "defaultRedirectUri", "description", "displayName", "groupMembershipClaims",
+		"identifierUris", "info", "isDeviceOnlyAuthSupported", "isFallbackPublicClient", "keyCredentials", "notes", "optionalClaims",
+		"parentalControlSettings", "publicClient", "requiredResourceAccess", "samlMetadataUrl", "serviceManagementReference",
+		"signInAudience", "spa", "tags", "tokenEncryptionKeyId", "web"),
+	KindSP: propsOf("accountEnabled", "addIns", "alternativeNames", "appRoleAssignmentRequired", "description", "homepage",
+		"keyCredentials", "loginUrl", "logoutUrl", "notes", "notificationEmailAddresses", "preferredSingleSignOnMode",
+		"preferredTokenSigningKeyThumbprint", "replyUrls", "samlSingleSignOnSettings", "servicePrincipalNames", "tags",
+		"tokenEncryptionKeyId"),
 }
 
 // createOnly are set when the object is created, read-only afterwards.
 var createOnly = map[Kind]propSet{
 	KindGroup: propsOf("groupTypes", "mailEnabled", "securityEnabled", "isAssignableToRole", "uniqueName",
 		"resourceBehaviorOptions", "resourceProvisioningOptions"),
-	KindAU: propsOf("isMemberManagementRestricted"),
+	KindAU:  propsOf("isMemberManagementRestricted"),
+	KindApp: propsOf("uniqueName"),
 }
 
 // readOnly are the properties Entra sets; with every onPremises* property
@@ -46,7 +55,7 @@ var readOnly = propsOf("id", "createdDateTime", "deletedDateTime", "modifiedDate
 	"createdByAppId", "securityIdentifier", "proxyAddresses", "mail", "assignedLicenses", "assignedPlans", "provisionedPlans",
 	"licenseAssignmentStates", "creationType", "externalUserState", "externalUserStateChangeDateTime", "imAddresses",
 	"isResourceAccount", "lastPasswordChangeDateTime", "legalAgeGroupClassification", "signInSessionsValidFromDateTime",
-	"signInActivity", "membershipRuleProcessingStatus", "templateId", "appId")
+	"signInActivity", "membershipRuleProcessingStatus", "templateId", "appId", "passwordCredentials", "publisherDomain")
 
 // cloudMastered are the properties a synced object (onPremisesSyncEnabled)
 // still takes from the cloud; the rest belong to on-premises AD.
@@ -60,11 +69,12 @@ var required = map[Kind][]string{
 	KindAU:            {"displayName"},
 	KindCAPolicy:      {"displayName"},
 	KindNamedLocation: {"displayName", "@odata.type"},
+	KindApp:           {"displayName"},
 }
 
 // resourceNames name the kinds in Graph's error messages.
 var resourceNames = map[Kind]string{KindUser: "User", KindGroup: "Group", KindAU: "AdministrativeUnit",
-	KindCAPolicy: "ConditionalAccessPolicy", KindNamedLocation: "NamedLocation"}
+	KindCAPolicy: "ConditionalAccessPolicy", KindNamedLocation: "NamedLocation", KindApp: "Application"}
 
 // checkProps refuses what Graph refuses in a write of props to an object of
 // kind k: unknown properties, read-only ones (create-only ones too when not

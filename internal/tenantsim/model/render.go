@@ -52,7 +52,7 @@ func (t *Tenant) Render(r Ref) Obj {
 		return nil
 	}
 	m := t.Meta(r)
-	if m.Custom {
+	if m.Custom && r.Kind() != KindApp { // an app's skeleton is renderApp's
 		o = Obj{"id": m.ID.String()}
 	}
 	for k, v := range t.over[r] {
@@ -251,8 +251,21 @@ func permID(name string) string {
 	return ""
 }
 
+// appDisplayName is app i's display name, as written or generated.
+func (t *Tenant) appDisplayName(i int32) string {
+	if v, ok := t.over[MakeRef(KindApp, i)]["displayName"].(string); ok {
+		return v
+	}
+	return t.appName(i)
+}
+
 func (t *Tenant) renderApp(i int32) Obj {
 	a := &t.Apps[i]
+	if a.Custom { // created through the API: what was written, over empty defaults
+		return Obj{"id": a.ID.String(), "appId": a.AppID.String(), "appRoles": t.appRoles(i), "keyCredentials": withoutKeys(a.Keys),
+			"passwordCredentials": []any{}, "publisherDomain": t.Domain, "uniqueName": nil, "createdDateTime": ts(a.Created),
+			"deletedDateTime": nil}
+	}
 	name := t.appName(i)
 	access := []any{}
 	if c := t.AppCreds[a.AppID.String()]; c != nil && len(c.ConfiguredRoles) > 0 {
@@ -273,11 +286,11 @@ func (t *Tenant) renderApp(i int32) Obj {
 	return Obj{
 		"id": a.ID.String(), "addIns": []any{}, "api": Obj{"acceptMappedClaims": nil, "knownClientApplications": []any{},
 			"oauth2PermissionScopes": []any{}, "preAuthorizedApplications": []any{}, "requestedAccessTokenVersion": nil},
-		"appId": a.AppID.String(), "applicationTemplateId": nil, "appRoles": []any{}, "certification": nil,
+		"appId": a.AppID.String(), "applicationTemplateId": nil, "appRoles": t.appRoles(i), "certification": nil,
 		"createdDateTime": ts(a.Created), "defaultRedirectUri": nil, "deletedDateTime": nil, "description": nil,
 		"disabledByMicrosoftStatus": nil, "displayName": name, "groupMembershipClaims": nil, "identifierUris": []any{},
 		"info":                      Obj{"logoUrl": nil, "marketingUrl": nil, "privacyStatementUrl": nil, "supportUrl": nil, "termsOfServiceUrl": nil},
-		"isDeviceOnlyAuthSupported": nil, "isFallbackPublicClient": nil, "keyCredentials": []any{}, "notes": nil,
+		"isDeviceOnlyAuthSupported": nil, "isFallbackPublicClient": nil, "keyCredentials": withoutKeys(a.Keys), "notes": nil,
 		"optionalClaims": nil, "parentalControlSettings": Obj{"countriesBlockedForMinors": []any{}, "legalAgeGroupRule": "Allow"},
 		"passwordCredentials": creds, "publicClient": Obj{"redirectUris": []any{}}, "publisherDomain": t.Domain,
 		"requiredResourceAccess": access, "samlMetadataUrl": nil, "serviceManagementReference": nil, "signInAudience": "AzureADMyOrg",
@@ -302,7 +315,8 @@ func (t *Tenant) renderSP(i int32) Obj {
 	tags := []any{"WindowsAzureActiveDirectoryIntegratedApp"}
 	appRoles := []any{}
 	if sp.App >= 0 {
-		appID, name, owner = t.Apps[sp.App].AppID.String(), t.appName(sp.App), t.ID.String()
+		appID, name, owner = t.Apps[sp.App].AppID.String(), t.appDisplayName(sp.App), t.ID.String()
+		appRoles = t.appRoles(sp.App) // a service principal shows its app's roles
 	} else {
 		fp := firstParty[sp.First]
 		appID, name, owner, tags = fp.AppID, fp.Name, "f8cdef31-a31e-4b4a-93e4-5f571e91255a", []any{}

@@ -63,6 +63,8 @@ func (t *Tenant) WriteState(w io.Writer) error {
 		func() error { return objects("administrativeUnits", KindAU, Live) },
 		func() error { return objects("applications", KindApp, Live) },
 		func() error { return objects("servicePrincipals", KindSP, Live) },
+		func() error { return field("applicationKeyCredentials", t.appKeyCredentials()) },
+		func() error { return field("oauth2PermissionGrants", t.liveGrants()) },
 		func() error { return objects("conditionalAccessPolicies", KindCAPolicy, Live) },
 		func() error { return objects("namedLocations", KindNamedLocation, Live) },
 		func() error { return objects("deletedUsers", KindUser, SoftDeleted) },
@@ -112,11 +114,18 @@ type Relationships struct {
 	AdministrativeUnitMembers map[string][]string `json:"administrativeUnitMembers"`
 	Managers                  map[string]string   `json:"managers"`
 	DirectoryRoleMembers      map[string][]string `json:"directoryRoleMembers"`
+	// What a restore of applications needs besides the objects.
+	ApplicationOwners            map[string][]string `json:"applicationOwners"`
+	ServicePrincipalOwners       map[string][]string `json:"servicePrincipalOwners"`
+	FederatedIdentityCredentials map[string][]string `json:"federatedIdentityCredentials"` // ids, by application
+	AppRoleAssignedTo            map[string][]string `json:"appRoleAssignedTo"`            // ids, by service principal
 }
 
 func (t *Tenant) relationships() Relationships {
 	rel := Relationships{GroupMembers: map[string][]string{}, GroupOwners: map[string][]string{},
-		AdministrativeUnitMembers: map[string][]string{}, Managers: map[string]string{}, DirectoryRoleMembers: map[string][]string{}}
+		AdministrativeUnitMembers: map[string][]string{}, Managers: map[string]string{}, DirectoryRoleMembers: map[string][]string{},
+		ApplicationOwners: map[string][]string{}, ServicePrincipalOwners: map[string][]string{},
+		FederatedIdentityCredentials: map[string][]string{}, AppRoleAssignedTo: map[string][]string{}}
 	for i := range t.Groups {
 		r := MakeRef(KindGroup, int32(i))
 		if !t.IsLive(r) {
@@ -147,7 +156,67 @@ func (t *Tenant) relationships() Relationships {
 	for _, i := range t.ActiveRoles() {
 		rel.DirectoryRoleMembers[RoleDefinitions[i].TemplateID] = t.idList(t.RoleMembers(i))
 	}
+	t.appRelationships(&rel)
 	return rel
+}
+
+// appRelationships adds the owners, federated credentials and app role
+// assignments of live applications and service principals.
+func (t *Tenant) appRelationships(rel *Relationships) {
+	put := func(m map[string][]string, id string, ids []string) {
+		if len(ids) > 0 {
+			slices.Sort(ids)
+			m[id] = ids
+		}
+	}
+	for i := range t.Apps {
+		r := MakeRef(KindApp, int32(i))
+		if !t.IsLive(r) {
+			continue
+		}
+		id := t.Apps[i].ID.String()
+		put(rel.ApplicationOwners, id, t.idList(t.Members(r, true)))
+		var fics []string
+		for _, f := range t.Apps[i].FICs {
+			fics = append(fics, f["id"].(string))
+		}
+		put(rel.FederatedIdentityCredentials, id, fics)
+	}
+	for i := range t.SPs {
+		r := MakeRef(KindSP, int32(i))
+		if !t.IsLive(r) {
+			continue
+		}
+		id := t.SPs[i].ID.String()
+		put(rel.ServicePrincipalOwners, id, t.idList(t.Members(r, true)))
+		var assigned []string
+		for _, a := range t.AppRoleAssignedTo(int32(i)) {
+			assigned = append(assigned, t.AppRoleAssignments[a].ID.String())
+		}
+		put(rel.AppRoleAssignedTo, id, assigned)
+	}
+}
+
+// appKeyCredentials are the certificate credentials of live applications
+// with their public keys, as a single read that selects them shows them.
+func (t *Tenant) appKeyCredentials() []Obj {
+	out := []Obj{}
+	for i := range t.Apps {
+		if t.IsLive(MakeRef(KindApp, int32(i))) {
+			out = append(out, Obj{"@odata.type": KindApp.ODataType(), "id": t.Apps[i].ID.String(), "keyCredentials": t.AppKeys(int32(i))})
+		}
+	}
+	slices.SortFunc(out, func(a, b Obj) int { return strings.Compare(a["id"].(string), b["id"].(string)) })
+	return out
+}
+
+func (t *Tenant) liveGrants() []Obj {
+	out := []Obj{}
+	for _, i := range t.LiveGrants() {
+		out = append(out, t.RenderGrant(i))
+	}
+	slices.SortFunc(out, func(a, b Obj) int { return strings.Compare(a["id"].(string), b["id"].(string)) })
+	return out
 }
 
 func (t *Tenant) renderAll(n int, render func(int) Obj) []Obj {

@@ -112,16 +112,22 @@ type AU struct {
 // App is a stored application registration.
 type App struct {
 	Meta
-	N     uint32
-	AppID ID
-	Owner int32 // user index, -1 = none
+	N      uint32
+	AppID  ID
+	Owners []Ref
+	// Keys are its certificate credentials with their public keys, which
+	// Graph returns only to a single-object read that selects them.
+	Keys []Obj `json:",omitempty"`
+	// FICs are its federated identity credentials.
+	FICs []Obj `json:",omitempty"`
 }
 
 // SP is a stored service principal. App = -1 for first-party (Microsoft) ones.
 type SP struct {
 	Meta
-	App   int32
-	First int32 // index into firstParty when App == -1
+	App    int32
+	First  int32 // index into firstParty when App == -1
+	Owners []Ref `json:",omitempty"`
 }
 
 // Doc is a low-volume object kept as rendered properties (policies,
@@ -243,9 +249,13 @@ type Tenant struct {
 	CAPolicies      []Doc
 	NamedLocations  []Doc
 	RoleAssignments []RoleAssignment
-	DirRoleIDs      []ID // activated directoryRole object id per RoleDefinitions index
-	SignIns         []SignIn
-	Audits          []Audit
+	// AppRoleAssignments and Grants are what service principals were
+	// granted: app roles and delegated permissions.
+	AppRoleAssignments []AppRoleAssignment
+	Grants             []Grant
+	DirRoleIDs         []ID // activated directoryRole object id per RoleDefinitions index
+	SignIns            []SignIn
+	Audits             []Audit
 
 	AuthMethodsPolicy   map[string]any
 	AuthorizationPolicy map[string]any
