@@ -38,6 +38,8 @@ func (r *applyRun) apply(ctx context.Context, a *restore.Action) error {
 		err = r.removeLinks(ctx, a)
 	case restore.AddChild:
 		err = r.addChild(ctx, a)
+	case restore.RemoveChild:
+		err = r.deleteIfPresent(ctx, a, r.actionURL(a))
 	case restore.AddRole:
 		err = r.addRole(ctx, a)
 	case restore.RemoveRole:

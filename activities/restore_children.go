@@ -63,19 +63,24 @@ func (r *applyRun) actionURL(a *restore.Action) string {
 	return r.objectURL(a.Type, a.ID)
 }
 
-// hasChild reports whether the collection holds an item with body's key.
+// hasChild reports whether the collection, read from list page by page,
+// holds an item with body's key.
 func (r *applyRun) hasChild(ctx context.Context, a *restore.Action, c *restore.Child, list string, body map[string]any) (bool, error) {
-	var page struct {
-		Value []map[string]any `json:"value"`
-	}
-	if err := r.getJSON(ctx, a, list, &page); err != nil {
-		return false, err
-	}
 	want := c.KeyOf(body)
-	for _, o := range page.Value {
-		if c.KeyOf(o) == want {
-			return true, nil
+	for next := list; next != ""; {
+		var page struct {
+			Value    []map[string]any `json:"value"`
+			NextLink string           `json:"@odata.nextLink"`
 		}
+		if err := r.getJSON(ctx, a, next, &page); err != nil {
+			return false, err
+		}
+		for _, o := range page.Value {
+			if c.KeyOf(o) == want {
+				return true, nil
+			}
+		}
+		next = page.NextLink
 	}
 	return false, nil
 }

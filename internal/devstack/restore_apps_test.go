@@ -57,24 +57,32 @@ func TestRestoreApplications(t *testing.T) {
 	})
 }
 
-// restoreChangedChildren widens a delegated grant and retargets a
-// federated credential: both are reverted in place, by PATCH.
+// restoreChangedChildren widens a delegated grant, retargets a federated
+// credential and gives a user an app role: the first two are reverted in
+// place by PATCH, the third removed (option remove_extra_links).
 func (h *harness) restoreChangedChildren(connectorID string) {
 	tenant := h.stack.Simulator().Tenant()
 	tenant.Lock()
 	tenant.Grants[tenant.LiveGrants()[0]].Scope += " Mail.ReadWrite"
 	retargeted := false
 	for i := range tenant.Apps {
-		if fics := tenant.Apps[i].FICs; len(fics) > 0 && !retargeted && tenant.IsLive(model.MakeRef(model.KindApp, int32(i))) {
+		app := model.MakeRef(model.KindApp, int32(i))
+		if fics := tenant.Apps[i].FICs; len(fics) > 0 && !retargeted && tenant.IsLive(app) {
 			fics[0]["subject"], retargeted = "repo:attacker/fork:ref:refs/heads/main", true
 		}
 	}
+	a := tenant.AppRoleAssignments[tenant.AppRoleAssignedTo(tenant.AppRoleAssignments[len(tenant.AppRoleAssignments)-1].Resource)[0]]
+	_, err := tenant.AddAppRoleAssignment(model.MakeRef(model.KindSP, a.Resource), tenant.Users[model.RegularUser].ID.String(), a.AppRole)
 	tenant.Unlock()
-	rid := h.startRestore(connectorID, map[string]any{"apply": true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rid := h.startRestore(connectorID, map[string]any{"apply": true, "options": map[string]any{"remove_extra_links": true}})
 	applied := h.waitRestoreFor(connectorID, rid, 3*time.Minute, workflows.RestoreSucceeded, workflows.RestorePartiallySucceeded)
-	if applied.Status != workflows.RestoreSucceeded || applied.Planned.ByKind[restore.Revert] != 2 || applied.Writes != 2 {
-		h.t.Errorf("restore %s: planned %v, %d writes, want 2 reverts: %+v", applied.Status, applied.Planned.ByKind, applied.Writes,
-			h.actions(connectorID, rid, "kind=revert"))
+	if applied.Status != workflows.RestoreSucceeded || applied.Planned.ByKind[restore.Revert] != 2 ||
+		applied.Planned.ByKind[restore.RemoveChild] != 1 || applied.Writes != 3 {
+		h.t.Errorf("restore %s: planned %v, %d writes, want 2 reverts and 1 removal: %+v", applied.Status, applied.Planned.ByKind,
+			applied.Writes, h.actions(connectorID, rid, ""))
 	}
 	h.replanWritesNothing(connectorID, applied)
 }

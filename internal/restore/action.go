@@ -16,6 +16,7 @@ const (
 	AddLinks    ActionKind = "add_links"    // members, owners, manager
 	RemoveLinks ActionKind = "remove_links" // option remove_extra_links
 	AddChild    ActionKind = "add_child"    // federated credential, app role assignment, delegated grant
+	RemoveChild ActionKind = "remove_child" // option remove_extra_links
 	AddRole     ActionKind = "add_role"     // directory role assignment
 	RemoveRole  ActionKind = "remove_role"  // option remove_extra_links
 	DeleteAdded ActionKind = "delete_added" // option remove_added: soft delete
@@ -23,7 +24,7 @@ const (
 )
 
 // ActionKinds lists every kind, in apply order.
-var ActionKinds = []ActionKind{Undelete, Recreate, Revert, AddLinks, RemoveLinks, AddChild, AddRole, RemoveRole, DeleteAdded, Skip}
+var ActionKinds = []ActionKind{Undelete, Recreate, Revert, AddLinks, RemoveLinks, AddChild, RemoveChild, AddRole, RemoveRole, DeleteAdded, Skip}
 
 // Outcome is what applying an action did.
 type Outcome string
@@ -98,7 +99,7 @@ func phase(k ActionKind, objType string) int {
 		return 20
 	case AddLinks, RemoveLinks:
 		return 30
-	case AddChild:
+	case AddChild, RemoveChild:
 		return 35
 	case AddRole, RemoveRole:
 		return 40

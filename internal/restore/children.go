@@ -95,15 +95,17 @@ func childItems(raw []byte) []map[string]any {
 	return []map[string]any{decode(raw)}
 }
 
-// childActions adds what the snapshot holds and the tenant lacks. Items
-// that come back with an undeleted owner or principal are left to that
-// undelete; an item whose other properties changed is reported.
+// childActions adds what the snapshot holds and the tenant lacks, reverts
+// what changed, and removes (option remove_extra_links) what was added
+// since. Items that come back with an undeleted owner or principal are
+// left to that undelete.
 func (p *Planner) childActions(d *childDiff) []Action {
 	c := d.child
 	live := map[string]map[string]any{}
 	for _, o := range d.live {
 		live[c.KeyOf(o)] = o
 	}
+	matched := set{}
 	var out []Action
 	for _, o := range d.snap {
 		id, _ := o["id"].(string)
@@ -117,6 +119,7 @@ func (p *Planner) childActions(d *childDiff) []Action {
 		mapped := RemapIDs(o, p.idmap).(map[string]any)
 		a := Action{Kind: AddChild, Type: c.Type, ID: id, Owner: owner, Name: c.KeyOf(o), Object: mustJSON(c.Body(o))}
 		if l, ok := live[c.KeyOf(mapped)]; ok {
+			matched[c.KeyOf(mapped)] = true
 			if r, changed := p.childRevert(c, owner, o, mapped, l); changed {
 				out = append(out, r)
 			}
@@ -124,6 +127,36 @@ func (p *Planner) childActions(d *childDiff) []Action {
 		}
 		if !p.opts.Links {
 			a.Kind, a.Reason = Skip, "missing; option links is off"
+		}
+		out = append(out, a)
+	}
+	return append(out, p.addedChildren(d, live, matched)...)
+}
+
+// addedChildren removes, with remove_extra_links, the live items the
+// snapshot does not hold (an app role or a delegated grant given since).
+func (p *Planner) addedChildren(d *childDiff, live map[string]map[string]any, matched set) []Action {
+	c := d.child
+	keys := make([]string, 0, len(live))
+	for k := range live {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []Action
+	for _, k := range keys {
+		l := live[k]
+		id, _ := l["id"].(string)
+		owner := d.owner
+		if c.Owner == "" {
+			client, _ := l["clientId"].(string)
+			owner = p.idmap.Original(client)
+		}
+		if matched[k] || !p.selected(ownerType(c), owner) {
+			continue
+		}
+		a := Action{Kind: RemoveChild, Type: c.Type, ID: id, Owner: owner, Name: k}
+		if !p.opts.RemoveExtraLinks || !p.opts.Links {
+			a.Kind, a.Reason = Skip, "added since the snapshot; option remove_extra_links is off"
 		}
 		out = append(out, a)
 	}

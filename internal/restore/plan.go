@@ -229,7 +229,7 @@ func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
 			return skip(reason)
 		}
 	}
-	if binned, ok := p.deleted[id]; ok && kind.Undeletable {
+	if binned, ok := p.deleted[id]; ok && kind.Undeletable && !p.appRecreated(kind, snap) {
 		if !p.opts.Undelete {
 			return skip("in the recycle bin; option undelete is off")
 		}
@@ -283,6 +283,14 @@ func (p *Planner) gone(kind *Kind, id string, snap map[string]any) error {
 		return err
 	}
 	return p.secrets(kind, id, name, snap)
+}
+
+// appRecreated: a service principal whose application is re-created in
+// this plan (with a new appId) is re-created too, not undeleted: the one
+// in the recycle bin belongs to an appId that does not come back.
+func (p *Planner) appRecreated(kind *Kind, snap map[string]any) bool {
+	appID, _ := snap["appId"].(string)
+	return kind.Type == "servicePrincipal" && p.recreated[appID]
 }
 
 // secrets reports the client secrets a re-created application lost: each

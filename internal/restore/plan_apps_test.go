@@ -224,3 +224,44 @@ func TestPlannerRevertsChangedChildren(t *testing.T) {
 		t.Errorf("grant revert %+v", g.Properties)
 	}
 }
+
+// An app role given since the snapshot is removed with remove_extra_links
+// and reported without it.
+func TestPlannerRemovesChildrenAddedSince(t *testing.T) {
+	extra := strings.Replace(strings.Replace(string(assigned), `"ar1"`, `"ar9"`, 1), `"u-1"`, `"u-intruder"`, 1)
+	both := strings.Replace(string(assigned), `}]}`, `},`+extra[len(`{"value":[`):], 1)
+	for _, remove := range []bool{false, true} {
+		var out planned
+		opts := DefaultOptions()
+		opts.RemoveExtraLinks = remove
+		p := NewPlanner(opts, Selection{}, nil, NewIDMap(), out.emit)
+		p.Child("servicePrincipal.appRoleAssignedTo", "sp-old", assigned, []byte(both))
+		if _, err := p.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		want := "skip:servicePrincipal.appRoleAssignedTo:ar9"
+		if remove {
+			want = "remove_child:servicePrincipal.appRoleAssignedTo:ar9"
+		}
+		if got := out.kinds(); !slices.Equal(got, []string{want}) {
+			t.Errorf("remove_extra_links %v: got %v", remove, got)
+		}
+	}
+}
+
+// An application deleted for good is re-created with a new appId: its
+// service principal, still in the recycle bin, cannot serve it, and is
+// re-created for the new appId instead.
+func TestPlannerRecreatesTheServicePrincipalOfARecreatedApp(t *testing.T) {
+	var out planned
+	p := NewPlanner(DefaultOptions(), Selection{}, map[string]json.RawMessage{"sp-old": spSnap}, NewIDMap(), out.emit)
+	_ = p.Object("application", "a-old", appSnap, nil)
+	_ = p.Object("servicePrincipal", "sp-old", spSnap, nil)
+	if _, err := p.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"recreate:application:a-old", "recreate:servicePrincipal:sp-old", "skip:application:a-old"}
+	if got := out.kinds(); !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
