@@ -74,6 +74,7 @@ func New(d Deps) *echo.Echo {
 	}
 	authed.GET("/me", h.me)
 	authed.POST("/consent/sign-in", h.signIn)
+	authed.POST("/consent/directory-search", h.directorySearch)
 	authed.POST("/connectors", h.createConnector)
 	authed.GET("/connectors", h.listConnectors)
 	authed.GET("/connectors/:id", h.getConnector)

@@ -219,18 +219,32 @@ func withParam(path, k, v string) string {
 
 // checkGrant opens a consent grant for a connector of cfg created by p.
 func (h *handlers) checkGrant(p auth.Principal, cfg connector.Config, sealed string) (*workflows.ConsentResult, error) {
-	bad := func(msg string) error { return apiError(http.StatusBadRequest, "invalid_consent_grant", msg, nil) }
+	g, err := h.openGrant(p, sealed)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Tenant != g.Tenant && !strings.EqualFold(cfg.Tenant, g.TenantID) {
+		return nil, badGrant("the consent grant is for another tenant")
+	}
+	return &workflows.ConsentResult{TenantID: g.TenantID, AdminObjectID: g.AdminOID, AdminUPN: g.AdminUPN}, nil
+}
+
+func badGrant(msg string) error {
+	return apiError(http.StatusBadRequest, "invalid_consent_grant", msg, nil)
+}
+
+// openGrant checks that sealed is a grant this API issued to p that has
+// not expired.
+func (h *handlers) openGrant(p auth.Principal, sealed string) (ConsentGrant, error) {
 	var g ConsentGrant
 	if err := h.open("grant", sealed, &g); err != nil {
-		return nil, bad("the consent grant is not valid")
+		return g, badGrant("the consent grant is not valid")
 	}
 	switch {
 	case h.Now().Unix() > g.Expires:
-		return nil, bad("the consent grant expired: sign in again")
+		return g, badGrant("the consent grant expired: sign in again")
 	case g.Principal != principalID(p):
-		return nil, bad("the consent grant was issued to someone else")
-	case cfg.Tenant != g.Tenant && !strings.EqualFold(cfg.Tenant, g.TenantID):
-		return nil, bad("the consent grant is for another tenant")
+		return g, badGrant("the consent grant was issued to someone else")
 	}
-	return &workflows.ConsentResult{TenantID: g.TenantID, AdminObjectID: g.AdminOID, AdminUPN: g.AdminUPN}, nil
+	return g, nil
 }

@@ -105,7 +105,29 @@ func (s *Server) configurePage(r *http.Request, sess *session) (string, any, err
 		v.SignInError = "The sign-in did not complete. Start again from Add connector."
 	}
 	v.Form = defaultForm(v.Kind, v.Tenant)
+	if v.GroupQuery = q.Get("gq"); v.GroupQuery != "" && v.Grant != "" {
+		v.Groups = s.searchTenant(r, sess, v.Grant, "group", v.GroupQuery)
+	}
+	if v.UnitQuery = q.Get("uq"); v.UnitQuery != "" && v.Grant != "" {
+		v.Units = s.searchTenant(r, sess, v.Grant, "administrativeUnit", v.UnitQuery)
+	}
 	return "settings", v, nil
+}
+
+// searchTenant finds groups or units by name in the tenant just consented
+// (before Create there is no backup to search): the API reads them live
+// on a worker.
+func (s *Server) searchTenant(r *http.Request, sess *session, grant, typ, q string) []api.ObjectSummary {
+	var res api.DirectorySearchResponse
+	body := api.DirectorySearchRequest{ConsentGrant: grant, Type: typ, Query: q}
+	if s.call(r, sess, http.MethodPost, "/api/v1/consent/directory-search", body, &res) != nil {
+		return nil
+	}
+	out := make([]api.ObjectSummary, 0, len(res.Results))
+	for _, o := range res.Results {
+		out = append(out, api.ObjectSummary{ID: o.ID, DisplayName: o.DisplayName})
+	}
+	return out
 }
 
 func defaultForm(kind, tenant string) url.Values {

@@ -33,6 +33,8 @@ func Product(d Deps) func(sdkworker.Registry) {
 		r.RegisterActivityWithOptions(&activities.Retention{Repo: d.Repo}, activity.RegisterOptions{})
 		r.RegisterWorkflowWithOptions(workflows.RestoreWorkflow, workflow.RegisterOptions{Name: workflows.RestoreWorkflowName})
 		r.RegisterActivityWithOptions(&activities.Restore{Graph: d.Graph, Writer: d.RestoreGraph, Repo: d.Repo, CheckpointEvery: d.CheckpointEvery}, activity.RegisterOptions{})
+		r.RegisterWorkflow(workflows.DirectorySearchWorkflow)
+		r.RegisterActivityWithOptions(&activities.Directory{Graph: d.Graph}, activity.RegisterOptions{})
 	}
 }
 

@@ -71,9 +71,9 @@ func searchAttributes(updates ...temporal.SearchAttributeUpdate) temporal.Search
 	return temporal.NewSearchAttributes(updates...)
 }
 
-// rootMessage is the innermost error message: the activity's own words,
+// RootMessage is the innermost error message: the activity's own words,
 // without the layers of "activity error" wrapping.
-func rootMessage(err error) string {
+func RootMessage(err error) string {
 	for {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) {

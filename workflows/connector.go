@@ -358,7 +358,7 @@ func (c *connectorRun) verify(ctx workflow.Context) {
 	}
 	err := workflow.ExecuteActivity(actx, (*activities.Verifier).VerifyConnector, in).Get(ctx, &report)
 	if err != nil {
-		c.s.LastError = "verification could not run: " + rootMessage(err)
+		c.s.LastError = "verification could not run: " + RootMessage(err)
 		c.setStatus(ctx, connector.StatusVerificationFailed)
 		return
 	}
@@ -509,7 +509,7 @@ func (c *connectorRun) finishRun(ctx workflow.Context, sc connector.Scope, runID
 		r.End = now
 		if err != nil {
 			r.Status = "failed"
-			r.Error = rootMessage(err)
+			r.Error = RootMessage(err)
 		} else {
 			r.Status = "succeeded"
 			r.Result = &res
@@ -517,7 +517,7 @@ func (c *connectorRun) finishRun(ctx workflow.Context, sc connector.Scope, runID
 	}
 	if err != nil {
 		st.LastStatus = "failed"
-		c.s.LastError = fmt.Sprintf("%s backup %s failed: %s", sc, runID, rootMessage(err))
+		c.s.LastError = fmt.Sprintf("%s backup %s failed: %s", sc, runID, RootMessage(err))
 		c.needConsentAfter(ctx, err)
 	} else {
 		st.LastStatus = "succeeded"
@@ -562,7 +562,7 @@ func (c *connectorRun) startRetention(ctx workflow.Context) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var res activities.RetentionResult
 		if err := fut.Get(ctx, &res); err != nil {
-			c.s.LastError = "retention cleanup failed: " + rootMessage(err)
+			c.s.LastError = "retention cleanup failed: " + RootMessage(err)
 		}
 		c.running--
 		c.wake = true

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/entravault/entravault/internal/auth"
 	"github.com/entravault/entravault/internal/tenantsim"
+	"github.com/entravault/entravault/internal/tenantsim/model"
 )
 
 // screenshotsEnv, set to 1, saves a PNG of each console page under
@@ -244,6 +246,14 @@ func addConnector(t *testing.T, c *console, h *harness, ga tenantsim.AccountCred
 	if got := c.text("main"); !strings.Contains(got, "accepted the permissions") || !strings.Contains(got, ga.UPN) {
 		t.Fatalf("configure page:\n%s", got)
 	}
+	// Groups are found by name in the tenant itself: no backup exists yet.
+	group := liveGroupName(t, h)
+	c.do("find groups before create", chromedp.SendKeys(chromedp.CSS("#gq"), group[:4]), chromedp.Click(chromedp.CSS("#gq-search")))
+	c.waitURL("gq=")
+	c.do("configure again", chromedp.WaitVisible(chromedp.CSS("#settings-form")))
+	if picks := c.text("#settings-form"); !strings.Contains(picks, group) {
+		t.Errorf("group search for %q before create found:\n%s", group[:4], picks)
+	}
 	c.do("name", chromedp.SetValue(chromedp.CSS("#name"), "Contoso console"))
 	c.shot("configure")
 	c.do("Create", chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#status")))
@@ -341,6 +351,24 @@ func checkCompare(t *testing.T, c *console, h *harness, id string) string {
 	}
 	c.shot("compare")
 	return from
+}
+
+// liveGroupName is the display name of a live security group of the
+// simulated tenant.
+func liveGroupName(t *testing.T, h *harness) string {
+	t.Helper()
+	tn := h.stack.Simulator().Tenant()
+	tn.RLock()
+	defer tn.RUnlock()
+	for i := range tn.Groups {
+		if ref := model.MakeRef(model.KindGroup, int32(i)); tn.IsLive(ref) {
+			if name, _ := tn.Render(ref)["displayName"].(string); len(name) >= 4 {
+				return name
+			}
+		}
+	}
+	t.Fatal("the tenant has no live group")
+	return ""
 }
 
 // checkSettings picks one group found by name on the settings page and
@@ -664,6 +692,7 @@ func TestSignInFirst(t *testing.T) {
 	cfg["consent_grant"] = m[1]
 	other := *h
 	other.key = otherKey
+	checkDirectorySearch(t, h, &other, m[1])
 	forged := map[string]any{}
 	for k, v := range cfg {
 		forged[k] = v
@@ -687,4 +716,47 @@ func TestSignInFirst(t *testing.T) {
 	h.waitFor(c.ID, "active with a first backup", func(v connectorView) bool {
 		return v.Status == "active" && v.Scopes["users"].LastStatus == "succeeded"
 	})
+}
+
+// checkDirectorySearch: before Create, the grant's holder finds the
+// tenant's groups and units by name (read live on a worker); nobody else
+// may, and bad input is refused.
+func checkDirectorySearch(t *testing.T, h, other *harness, grant string) {
+	t.Helper()
+	search := func(h *harness, typ, q string) (int, []string) {
+		var r struct {
+			Results []struct {
+				DisplayName string `json:"display_name"`
+			} `json:"results"`
+		}
+		code := h.call("POST", "/api/v1/consent/directory-search", map[string]any{"consent_grant": grant, "type": typ, "q": q}, &r)
+		var names []string
+		for _, o := range r.Results {
+			names = append(names, o.DisplayName)
+		}
+		return code, names
+	}
+	code, all := search(h, "group", "")
+	if code != http.StatusOK || len(all) == 0 {
+		t.Fatalf("list groups before create: %d %v", code, all)
+	}
+	prefix := strings.ToLower(all[0][:3])
+	code, found := search(h, "group", prefix)
+	if code != http.StatusOK || !slices.Contains(found, all[0]) {
+		t.Errorf("search %q: %d %v, want %q among them", prefix, code, found, all[0])
+	}
+	for _, name := range found {
+		if !strings.HasPrefix(strings.ToLower(name), prefix) {
+			t.Errorf("search %q found %q", prefix, name)
+		}
+	}
+	if code, units := search(h, "administrativeUnit", ""); code != http.StatusOK || len(units) == 0 {
+		t.Errorf("list units before create: %d %v", code, units)
+	}
+	if code, _ := search(other, "group", ""); code != http.StatusBadRequest {
+		t.Errorf("another key searched with the grant: %d", code)
+	}
+	if code, _ := search(h, "user", ""); code != http.StatusBadRequest {
+		t.Errorf("search of users: %d", code)
+	}
 }
