@@ -53,6 +53,8 @@ type RestorePlanInput struct {
 	// Cross is set when TenantID (read and written) is not the tenant
 	// the snapshots are of.
 	Cross *CrossTenant `json:",omitempty"`
+	// Scopes are the scope settings of the live read.
+	Scopes connector.Scopes `json:",omitempty"`
 }
 
 // RestorePlanResult is the stored plan and its counts.
@@ -100,7 +102,8 @@ func (a *Restore) PlanRestore(ctx context.Context, in RestorePlanInput) (Restore
 			continue
 		}
 		activity.RecordHeartbeat(ctx, string(scope))
-		s := scopePlan{repo: a.Repo, p: planner, idmap: idmap, snap: repository.SnapshotID(snap), live: repository.SnapshotID(live), cross: in.Cross}
+		s := scopePlan{repo: a.Repo, p: planner, idmap: idmap, snap: repository.SnapshotID(snap), live: repository.SnapshotID(live), cross: in.Cross,
+			cover: coverageOf(in.Scopes)}
 		if err := s.plan(ctx); err != nil {
 			return RestorePlanResult{}, fmt.Errorf("plan %s: %w", scope, err)
 		}
@@ -123,6 +126,7 @@ type scopePlan struct {
 	idmap      *restore.IDMap
 	snap, live repository.SnapshotID
 	cross      *CrossTenant // nil in place
+	cover      coverage
 }
 
 // get reads one stored object; nil if absent.
@@ -162,6 +166,19 @@ func (s scopePlan) both(ctx context.Context, typ, id string, read func(context.C
 	return snap, live, err
 }
 
+// leaveOut plans a snapshot object the live read does not cover as a
+// skip (its relations are left out with it).
+func (s scopePlan) leaveOut(ctx context.Context, c repository.Change, why string) error {
+	if restore.Kinds[c.Type] == nil {
+		return nil
+	}
+	snap, err := s.get(ctx, s.snap, c.Type, c.ID)
+	if err != nil || snap == nil {
+		return err
+	}
+	return s.p.Outside(c.Type, c.ID, snap, why)
+}
+
 // plan feeds the planner the scope's differences: objects first, so links
 // know what an undelete brings back, the objects that name others (which
 // sort before what they name) after them, then links, children and
@@ -179,6 +196,9 @@ func (s scopePlan) plan(ctx context.Context) error {
 	err := s.repo.Diff(ctx, s.snap, s.live, func(c repository.Change) error {
 		if s.cross != nil && c.Kind == repository.Added && c.Type != restore.RoleAssignmentType {
 			return nil // the target's own objects; twins are planned by their snapshot id
+		}
+		if why := s.cover.outside(c.Type, c.ID); why != "" {
+			return s.leaveOut(ctx, c, why)
 		}
 		if restore.Relations[c.Type] != nil || restore.Children[c.Type] != nil || c.Type == restore.RoleAssignmentType {
 			rest = append(rest, later{c.Type, c.ID})

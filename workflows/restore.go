@@ -216,7 +216,7 @@ func (r *restoreRun) plan(ctx workflow.Context) error {
 	var res activities.RestorePlanResult
 	err := workflow.ExecuteActivity(actx, (*activities.Restore).PlanRestore, activities.RestorePlanInput{
 		ConnectorID: r.in.ConnectorID, TenantID: tenantID, RestoreID: r.in.RestoreID,
-		Snapshots: r.in.Snapshots, Live: r.s.Live, Select: r.in.Select, Options: r.in.Options, IDMap: idmap, Cross: cross,
+		Snapshots: r.in.Snapshots, Live: r.s.Live, Select: r.in.Select, Options: r.in.Options, IDMap: idmap, Cross: cross, Scopes: scopes,
 	}).Get(ctx, &res)
 	if err != nil {
 		return err

@@ -435,6 +435,16 @@ func (p *Planner) RoleAssignment(id string, snap, live []byte) {
 	}
 }
 
+// Outside plans an object the plan cannot judge (the live read does not
+// cover it) as a skip with reason.
+func (p *Planner) Outside(objType, id string, snap []byte, reason string) error {
+	if !p.selected(objType, id) || p.planned[id] {
+		return nil
+	}
+	p.planned[id] = true
+	return p.add(Action{Kind: Skip, Type: objType, ID: id, Name: displayName(decode(snap)), Reason: reason})
+}
+
 // Planned reports whether Object was given the object id.
 func (p *Planner) Planned(id string) bool { return p.planned[id] }
 
