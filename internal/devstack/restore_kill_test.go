@@ -160,33 +160,8 @@ func TestRestoreWorkerKilledMidApply(t *testing.T) {
 	f.sim.Graph().SetFaults(graphapi.Faults{Latency: 60 * time.Millisecond})
 	run := f.restore(ctx, "r-00000000000000a1", true)
 	// Kill once a checkpoint holds part of the report.
-	for {
-		var p activities.ApplyProgress
-		found := false
-		desc, err := f.c.DescribeWorkflowExecution(ctx, run.GetID(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, pa := range desc.GetPendingActivities() {
-			if pa.GetHeartbeatDetails() != nil {
-				p, found = activities.ReadApplyProgress(func(into any) error { return decodePayloads(pa.GetHeartbeatDetails(), into) })
-			}
-		}
-		if found && p.Done >= 20 {
-			t.Logf("killing the worker at %d/%d actions, %d writes", p.Done, p.Total, p.Writes)
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the apply never got going")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := f.worker.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = f.worker.Process.Wait()
+	f.killWhenApplied(ctx, run, 20)
 	killed := time.Now()
-	startWorkerProcess(t, f.spec)
 
 	var st workflows.RestoreState
 	if err := run.Get(ctx, &st); err != nil {
