@@ -402,6 +402,32 @@ func (p *prefetch) cancel() {
 	}
 }
 
+// putItems stores each entry of a singleton's Items list as an object.
+func (r *scopeRun) putItems(ctx context.Context, src source, single []member) error {
+	raw, ok := find(single, src.Items)
+	if src.Items == "" || !ok {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return fmt.Errorf("%s.%s: %w: %v", src.Name, src.Items, errMalformed, err)
+	}
+	for _, item := range items {
+		ms, err := splitObject(item)
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w: %v", src.Name, src.Items, errMalformed, err)
+		}
+		var id string
+		if v, ok := find(ms, "id"); !ok || json.Unmarshal(v, &id) != nil || id == "" {
+			return fmt.Errorf("%s.%s: item without id", src.Name, src.Items)
+		}
+		if err := r.put(ctx, src.ItemType, id, joinObject(ms)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // storePage stores one fetched page and returns the next URL ("" when done).
 func (r *scopeRun) storePage(ctx context.Context, src source, pg fetchedPage) (string, error) {
 	page, single := pg.page, pg.single
@@ -411,6 +437,9 @@ func (r *scopeRun) storePage(ctx context.Context, src source, pg fetchedPage) (s
 		id := src.ObjType
 		if v, ok := find(single, "id"); ok {
 			_ = json.Unmarshal(v, &id)
+		}
+		if err := r.putItems(ctx, src, single); err != nil {
+			return "", err
 		}
 		return "", r.put(ctx, src.ObjType, id, obj)
 	}

@@ -275,6 +275,13 @@ func (gt groundTruth) want(t testing.TB, scope connector.Scope) objects {
 		o.addList(t, "conditionalAccessPolicy", gt.Lists["conditionalAccessPolicies"])
 		o.addList(t, "namedLocation", gt.Lists["namedLocations"])
 		o.add(t, "authenticationMethodsPolicy", gt.AuthMethods)
+		var methods struct {
+			Configurations json.RawMessage `json:"authenticationMethodConfigurations"`
+		}
+		if err := json.Unmarshal(gt.AuthMethods, &methods); err != nil {
+			t.Fatal(err)
+		}
+		o.addList(t, "authenticationMethodConfiguration", methods.Configurations) // each stored apart too
 		o.add(t, "authorizationPolicy", gt.Authorization)
 	case connector.ScopeSignIns:
 		o.addList(t, "signIn", gt.Lists["signIns"])

@@ -164,6 +164,9 @@ func (r *applyRun) objectURL(typ, id string) string {
 	if kind.Singleton {
 		return kind.Path
 	}
+	if kind.Fixed {
+		return kind.Path + "/" + graphPath("%s", id)
+	}
 	return kind.Path + "/" + graphPath("%s", r.idmap.Resolve(id))
 }
 
@@ -339,6 +342,9 @@ func (r *applyRun) revert(ctx context.Context, a *restore.Action) error {
 	if len(patch) == 0 {
 		a.Outcome = restore.AlreadyDone
 		return nil
+	}
+	if k := restore.Kinds[a.Type]; k != nil && k.TypedPatch { // children are not kinds
+		patch["@odata.type"] = live["@odata.type"]
 	}
 	if _, err := r.call(ctx, a, http.MethodPatch, r.actionURL(a), patch); err != nil {
 		return err

@@ -17,6 +17,10 @@ type source struct {
 	Delta   bool
 	// Singleton: the response is the object itself (policies).
 	Singleton bool
+	// Items: a singleton's list property whose entries are also stored as
+	// objects of ItemType, by id, each restored on its own (an
+	// authentication method's configuration).
+	Items, ItemType string
 	// InlineRelation: a delta property carrying a relationship
 	// ("members@delta", "manager@delta"), stored as RelationType objects.
 	InlineRelation string
@@ -158,7 +162,8 @@ func sourcesFor(scope connector.Scope, s connector.Scopes) ([]source, error) {
 			out = append(out, source{Name: "namedLocations", ObjType: "namedLocation", URL: "/identity/conditionalAccess/namedLocations"})
 		}
 		if p.AuthenticationMethods {
-			out = append(out, source{Name: "authenticationMethodsPolicy", ObjType: "authenticationMethodsPolicy", URL: "/policies/authenticationMethodsPolicy", Singleton: true})
+			out = append(out, source{Name: "authenticationMethodsPolicy", ObjType: "authenticationMethodsPolicy", URL: "/policies/authenticationMethodsPolicy", Singleton: true,
+				Items: "authenticationMethodConfigurations", ItemType: "authenticationMethodConfiguration"})
 		}
 		if p.Authorization {
 			out = append(out, source{Name: "authorizationPolicy", ObjType: "authorizationPolicy", URL: "/policies/authorizationPolicy", Singleton: true})

@@ -26,7 +26,8 @@ func TestRestoreApplications(t *testing.T) {
 	defer cancel()
 	h := newHarnessWith(t, ctx, tenantsim.Options{Seed: 7, Users: 60, Groups: 10, AdministrativeUnits: 3, Applications: 8, LogsPerDay: 5})
 	connectorID := h.restorableConnector("apps", map[string]any{"users": true, "groups": map[string]any{"all": true, "members": true},
-		"roles": true, "applications": true, "policies": map[string]any{"conditional_access": true, "named_locations": true}})
+		"roles": true, "applications": true, "policies": map[string]any{"conditional_access": true, "named_locations": true,
+			"authentication_methods": true}})
 
 	appIDs := map[string]string{} // application object id → appId, as backed up
 	tenant := h.stack.Simulator().Tenant()
@@ -43,6 +44,7 @@ func TestRestoreApplications(t *testing.T) {
 	}{
 		{model.IncidentDeleteApps, 50}, {model.IncidentHardDeleteApps, 100}, {model.IncidentRemoveAppRoleAssignments, 30},
 		{model.IncidentDeleteCAPolicies, 40}, {model.IncidentWeakenCAPolicies, 100}, {model.IncidentDeleteNamedLocations, 100},
+		{model.IncidentWeakenAuthMethods, 100},
 	} {
 		t.Run(step.kind, func(t *testing.T) {
 			hh := *h

@@ -27,6 +27,15 @@ type Kind struct {
 	// Singleton kinds are one object per tenant at Path (the tenant-wide
 	// policies): never created or deleted, only reverted.
 	Singleton bool
+	// Fixed kinds are a set Entra keeps at Path/{id} (each authentication
+	// method's configuration): like singletons, only reverted.
+	Fixed bool
+	// TypedPatch: a PATCH must name the object's @odata.type (derived
+	// types such as the authentication method configurations).
+	TypedPatch bool
+	// Apart are properties holding objects restored as their own kind,
+	// so they are not compared here.
+	Apart set
 	// AltID is a second id Entra assigns at create (an application's
 	// appId): a re-created object's is mapped in the id map too.
 	AltID string
@@ -142,12 +151,20 @@ var Kinds = map[string]*Kind{
 		Writable: setOf("displayName", "description", "registrationEnforcement", "reportSuspiciousActivitySettings",
 			"systemCredentialPreferences", "policyMigrationState"),
 		CreateOnly: setOf(),
-		ReadOnly: func(p string) string {
-			if p == "authenticationMethodConfigurations" {
-				return "each authentication method's configuration is written through its own endpoint, not restored by this release"
-			}
-			return "read-only: set by Entra ID"
-		},
+		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
+		Apart:      setOf("authenticationMethodConfigurations"),
+	},
+	// Each authentication method's configuration (Authenticator, FIDO2,
+	// SMS, Temporary Access Pass, …), stored apart from the policy.
+	"authenticationMethodConfiguration": {
+		Type: "authenticationMethodConfiguration", Path: "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations",
+		Fixed: true, TypedPatch: true,
+		Writable: setOf("state", "includeTargets", "excludeTargets", "isSoftwareOathEnabled", "featureSettings",
+			"isAttestationEnforced", "isSelfServiceRegistrationAllowed", "keyRestrictions", "defaultLifetimeInMinutes",
+			"defaultLength", "minimumLifetimeInMinutes", "maximumLifetimeInMinutes", "isUsableOnce",
+			"allowExternalIdToUseEmailOtp", "isUsableForSignIn", "certificateUserBindings", "authenticationModeConfiguration"),
+		CreateOnly: setOf(),
+		ReadOnly:   func(string) string { return "read-only: set by Entra ID" },
 	},
 }
 
@@ -178,11 +195,12 @@ var WritePermissions = map[string][]string{
 	"administrativeUnit": {"AdministrativeUnit.ReadWrite.All"},
 	RoleAssignmentType:   {"RoleManagement.ReadWrite.Directory"},
 	// Policy.Read.All is what Graph asks besides, to read the policies.
-	"namedLocation":               {"Policy.ReadWrite.ConditionalAccess"},
-	"conditionalAccessPolicy":     {"Policy.ReadWrite.ConditionalAccess"},
-	"authorizationPolicy":         {"Policy.ReadWrite.Authorization"},
-	"authenticationMethodsPolicy": {"Policy.ReadWrite.AuthenticationMethod"},
-	"application":                 {"Application.ReadWrite.All"},
+	"namedLocation":                     {"Policy.ReadWrite.ConditionalAccess"},
+	"conditionalAccessPolicy":           {"Policy.ReadWrite.ConditionalAccess"},
+	"authorizationPolicy":               {"Policy.ReadWrite.Authorization"},
+	"authenticationMethodsPolicy":       {"Policy.ReadWrite.AuthenticationMethod"},
+	"authenticationMethodConfiguration": {"Policy.ReadWrite.AuthenticationMethod"},
+	"application":                       {"Application.ReadWrite.All"},
 	// Its app role assignments and delegated grants have permissions of their own.
 	"servicePrincipal": {"Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All"},
 }

@@ -46,7 +46,7 @@ type Selection struct {
 
 // SelectableTypes are the types a selection may name.
 var SelectableTypes = []string{"user", "group", "administrativeUnit", RoleAssignmentType, "namedLocation", "conditionalAccessPolicy",
-	"authorizationPolicy", "authenticationMethodsPolicy", "application", "servicePrincipal"}
+	"authorizationPolicy", "authenticationMethodsPolicy", "authenticationMethodConfiguration", "application", "servicePrincipal"}
 
 // Validate refuses unknown types and an explicitly empty selection.
 func (s Selection) Validate() error {
@@ -140,7 +140,7 @@ func (p *Planner) Object(objType, id string, snap, live []byte) error {
 	switch {
 	case snap != nil && live != nil:
 		return p.revert(kind, id, p.snapshotObject(kind, snap), decode(live))
-	case kind.Singleton:
+	case kind.Singleton || kind.Fixed:
 		return nil // a tenant always has its policies
 	case snap != nil:
 		return p.gone(kind, id, p.snapshotObject(kind, snap))
@@ -181,7 +181,7 @@ func (p *Planner) revert(kind *Kind, id string, snap, live map[string]any) error
 		// Equal, unless it names an object re-created in this restore:
 		// apply rewrites that name to the new id.
 		same := bytes.Equal(before, after) && !p.mentionsAny(snap[prop], p.recreated)
-		if serverManaged[prop] || same || prop == "uniqueName" && live[prop] == UpsertKey(kind, id, snap) {
+		if serverManaged[prop] || same || kind.Apart[prop] || prop == "uniqueName" && live[prop] == UpsertKey(kind, id, snap) {
 			continue
 		}
 		c := PropertyChange{Name: prop, Before: before, After: after}

@@ -85,6 +85,8 @@ func init() {
 			authMWritable, func(t *model.Tenant) model.Obj { return t.AuthMethodsPolicy })},
 		{"PATCH", "policies/authorizationPolicy", identity, 1, patchSingleton([]string{"Policy.ReadWrite.Authorization"},
 			authZWritable, func(t *model.Tenant) model.Obj { return t.AuthorizationPolicy })},
+		{"GET", "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{id}", identity, 1, getAuthMethodConfig},
+		{"PATCH", "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{id}", identity, 1, patchAuthMethodConfig},
 
 		{"GET", "roleManagement/directory/roleDefinitions", identity, 1, listRoleDefinitions},
 		{"GET", "roleManagement/directory/roleDefinitions/{id}", identity, 1, listRoleDefinitions},
@@ -376,6 +378,54 @@ func singleton(context string, roles []string, get func(*model.Tenant) model.Obj
 		out["@odata.context"] = c.base + "/$metadata#" + context
 		return s.writeJSON(c, 200, out)
 	}
+}
+
+// getAuthMethodConfig serves one authentication method's configuration.
+func getAuthMethodConfig(s *Server, c *reqCtx) *graphError {
+	if e := need(c, authMRead...); e != nil {
+		return e
+	}
+	s.t.RLock()
+	defer s.t.RUnlock()
+	m := s.t.AuthMethodConfig(c.segs[3])
+	if m == nil {
+		return errf(404, "Request_ResourceNotFound", "Authentication method configuration '"+c.segs[3]+"' does not exist.")
+	}
+	out := model.Obj{"@odata.context": c.base + "/$metadata#policies/authenticationMethodsPolicy/authenticationMethodConfigurations/$entity"}
+	for k, v := range c.q.project(m) {
+		out[k] = v
+	}
+	out["@odata.type"] = m["@odata.type"] // derived types always say theirs
+	return s.writeJSON(c, 200, out)
+}
+
+// patchAuthMethodConfig updates one method's configuration: its id and
+// type cannot change, and the body must name the type (Graph's rule).
+func patchAuthMethodConfig(s *Server, c *reqCtx) *graphError {
+	if e := need(c, "Policy.ReadWrite.AuthenticationMethod"); e != nil {
+		return e
+	}
+	body, e := readBody(c)
+	if e != nil {
+		return e
+	}
+	s.t.Lock()
+	defer s.t.Unlock()
+	m := s.t.AuthMethodConfig(c.segs[3])
+	switch {
+	case m == nil:
+		return errf(404, "Request_ResourceNotFound", "Authentication method configuration '"+c.segs[3]+"' does not exist.")
+	case body["@odata.type"] != m["@odata.type"]:
+		return errf(400, "BadRequest", "The request body must name the configuration's @odata.type.")
+	}
+	for k, v := range body {
+		if _, known := m[k]; !known || k == "id" {
+			return errf(400, "Request_BadRequest", "Property '"+k+"' is read-only or unknown and cannot be set.")
+		}
+		m[k] = v
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // Properties a PATCH may set on the tenant's policy singletons; the

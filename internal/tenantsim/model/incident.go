@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Incident kinds: damage a restore has to repair.
@@ -22,6 +23,7 @@ const (
 	IncidentDeleteCAPolicies         = "delete_ca_policies"
 	IncidentWeakenCAPolicies         = "weaken_ca_policies"     // enforced ones turned off
 	IncidentDeleteNamedLocations     = "delete_named_locations" // ones a policy uses
+	IncidentWeakenAuthMethods        = "weaken_auth_methods"    // method configurations turned off or loosened
 )
 
 // IncidentKinds are the kinds mixed applies, in this order (stripping
@@ -32,7 +34,7 @@ var IncidentKinds = []string{IncidentSoftDeleteUsers, IncidentHardDeleteUsers, I
 // AppPolicyIncidentKinds damage applications and conditional access; mixed
 // leaves them alone (a directory backup need not hold them).
 var AppPolicyIncidentKinds = []string{IncidentDeleteApps, IncidentHardDeleteApps, IncidentRemoveAppRoleAssignments,
-	IncidentDeleteCAPolicies, IncidentWeakenCAPolicies, IncidentDeleteNamedLocations}
+	IncidentDeleteCAPolicies, IncidentWeakenCAPolicies, IncidentDeleteNamedLocations, IncidentWeakenAuthMethods}
 
 // Incident damages about pct percent (0 < pct <= 100, at least one) of the
 // objects a kind applies to and returns, by kind, the ids it changed (role
@@ -101,6 +103,9 @@ func (t *Tenant) live(k Kind, keep func(Ref) bool) []int {
 }
 
 func (t *Tenant) incident(kind string, pct float64) []string {
+	if kind == IncidentWeakenAuthMethods {
+		return t.weakenAuthMethods(pct)
+	}
 	if slices.Contains(AppPolicyIncidentKinds, kind) {
 		return t.appPolicyIncident(kind, pct)
 	}
@@ -255,4 +260,41 @@ func (t *Tenant) locationInUse(r Ref) bool {
 		}
 	}
 	return false
+}
+
+// weakenAuthMethods turns off pct% of the enabled authentication method
+// configurations and loosens what else they enforce (attestation, one-time
+// passes), as an attacker lowering the bar would.
+func (t *Tenant) weakenAuthMethods(pct float64) []string {
+	configs, _ := t.AuthMethodsPolicy["authenticationMethodConfigurations"].([]any)
+	var enabled []int
+	for i, c := range configs {
+		if m, _ := c.(map[string]any); m["state"] == "enabled" {
+			enabled = append(enabled, i)
+		}
+	}
+	var ids []string
+	for _, i := range t.pick(enabled, pct) {
+		m := configs[i].(map[string]any)
+		m["state"] = "disabled"
+		for _, loosen := range []string{"isAttestationEnforced", "isUsableOnce"} {
+			if _, ok := m[loosen]; ok {
+				m[loosen] = false
+			}
+		}
+		ids = append(ids, m["id"].(string))
+	}
+	return ids
+}
+
+// AuthMethodConfig is the configuration of one authentication method, by
+// id (nil if none).
+func (t *Tenant) AuthMethodConfig(id string) map[string]any {
+	configs, _ := t.AuthMethodsPolicy["authenticationMethodConfigurations"].([]any)
+	for _, c := range configs {
+		if m, _ := c.(map[string]any); m != nil && strings.EqualFold(fmt.Sprint(m["id"]), id) {
+			return m
+		}
+	}
+	return nil
 }
