@@ -3,10 +3,13 @@ package activities
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -83,6 +86,21 @@ func (r *scopeRun) heartbeat(ctx context.Context) {
 }
 
 const stateLastFull = "lastFullSync"
+
+// stateSources fingerprints what a run read (see sourcesFingerprint).
+const stateSources = "sources"
+
+// sourcesFingerprint names what a run reads. A parent read otherwise (a
+// scope narrowed to specific groups, or widened, since) cannot be carried
+// on incrementally: its snapshot would keep what is no longer covered, or
+// lack what now is.
+func sourcesFingerprint(srcs []source) string {
+	h := sha256.New()
+	for _, s := range srcs {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\n", s.Name, s.ObjType, s.URL, strings.Join(s.Include, ","))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
 
 // BackupScope backs up one scope into one snapshot. It heartbeats its
 // progress (a repository checkpoint plus the Graph cursor) and, when
@@ -222,6 +240,7 @@ func (r *scopeRun) start(ctx context.Context, full bool) error {
 	if full {
 		w.SetState(stateLastFull, r.in.Time.UTC().Format(time.RFC3339))
 	}
+	w.SetState(stateSources, sourcesFingerprint(r.sources))
 	r.lastCP = time.Now()
 	return nil
 }
@@ -240,6 +259,9 @@ func (r *scopeRun) isLog() bool {
 func (r *scopeRun) needsFull() bool {
 	if r.in.ForceFull || r.parent == nil {
 		return true
+	}
+	if fp := r.parent.State[stateSources]; fp != "" && fp != sourcesFingerprint(r.sources) {
+		return true // the scope's settings changed
 	}
 	for _, s := range r.sources {
 		if s.Delta && r.parent.State["delta."+s.Name] == "" {

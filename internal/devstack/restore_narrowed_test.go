@@ -15,6 +15,8 @@ import (
 // was narrowed to one. A restore reads live only what the connector now
 // covers, so the other groups, still in the snapshot, must not look
 // deleted: the plan re-creates none of them and says why it leaves them.
+// The next backup reads the narrowed scope whole, so its snapshot no
+// longer holds them.
 func TestRestoreAfterNarrowingGroups(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -49,5 +51,21 @@ func TestRestoreAfterNarrowingGroups(t *testing.T) {
 	}
 	if len(left) != len(groups.Objects)-1 || left[kept] {
 		t.Errorf("%d groups left out with a reason, want the %d outside the scope", len(left), len(groups.Objects)-1)
+	}
+
+	// The next backup reads the narrowed scope in full: its snapshot holds
+	// the one group, not the others carried over from before.
+	if code := h.call("POST", "/api/v1/connectors/"+c.ID+"/backups", map[string]any{"scope": "groups"}, nil); code != http.StatusAccepted {
+		t.Fatalf("run now: %d", code)
+	}
+	next := h.waitFor(c.ID, "a groups backup after narrowing", func(v connectorView) bool {
+		return v.Scopes["groups"].LastStatus == "succeeded" && v.Scopes["groups"].LastSnapshot != first.Scopes["groups"].LastSnapshot
+	})
+	var after struct {
+		Objects []struct{ ID string } `json:"objects"`
+	}
+	h.call("GET", "/api/v1/connectors/"+c.ID+"/snapshots/"+next.Scopes["groups"].LastSnapshot+"/objects?type=group&limit=100", nil, &after)
+	if len(after.Objects) != 1 || after.Objects[0].ID != kept {
+		t.Errorf("after narrowing, the groups snapshot holds %+v, want only %s", after.Objects, kept)
 	}
 }
