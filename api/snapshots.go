@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -576,8 +577,10 @@ func memberChanges(old, cur []byte) *MemberChanges {
 
 // ChangeView is one object of a diff.
 type ChangeView struct {
-	Type       string            `json:"type"`
-	ID         string            `json:"id"`
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	// Name is the object's display name (or UPN), as in the newer side.
+	Name       string            `json:"name,omitempty"`
 	Kind       string            `json:"kind"`
 	Properties []jsondiff.Change `json:"properties,omitempty"`
 	Members    *MemberChanges    `json:"members,omitempty"`
@@ -659,6 +662,17 @@ func (s *snapshotService) diff(c echo.Context, connectorID string) error {
 		cv := ChangeView{Type: ch.Type, ID: ch.ID, Kind: string(ch.Kind), Properties: ch.Properties}
 		if audits != nil {
 			cv.Audits = audits.in(ch.ID, lo, hi)
+		}
+		if !isRelation(ch.Type) {
+			side := to.ID
+			if ch.Kind == repository.Removed {
+				side = from.ID
+			}
+			if raw, err := s.repo.Get(ctx, side, ch.Type, ch.ID); err == nil {
+				var o ObjectSummary
+				o.readNames(raw)
+				cv.Name = cmp.Or(o.DisplayName, o.UserPrincipalName, o.Mail)
+			}
 		}
 		if isRelation(ch.Type) {
 			var old, cur []byte

@@ -225,6 +225,9 @@ func TestSnapshotsEndToEnd(t *testing.T) {
 				t.Errorf("audits of %s/%s: got %v want %v", ch.Type, ch.ID, ids, wantAudits[ch.ID])
 			}
 			audited += len(ids)
+			if ch.Type == "user" && ch.Name == "" {
+				t.Errorf("user %s (%s) in the diff without its name", ch.ID, ch.Kind)
+			}
 			if ch.Kind == "changed" && ch.Type == "user" {
 				changed = ch.ID
 				if len(ch.Properties) == 0 {
