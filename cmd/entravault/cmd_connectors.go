@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,8 @@ const connectorsUsage = `usage: entravault connectors <command> [flags] [ID]
                        prints the administrator's sign-in URL (none with --consent-grant)
   sign-in              --tenant T [--kind K]: a sign-in URL before any connector exists; after the
                        administrator accepts, the page shows the grant for create --consent-grant
+  find                 --consent-grant G [--type group|administrativeUnit] [--query PREFIX]: the
+                       signed-in tenant's groups or units by name, to pick before create
   update ID            change --name, --scopes, --interval, --retention-days, --access, --config FILE
   delete ID            stop backups [--purge: also remove the snapshots after the grace period (admins)]
   cancel-purge ID      cancel a purge still in its grace (admins)
@@ -52,7 +55,7 @@ type connectorsCmd struct {
 	stdout, stderr io.Writer
 	// flags of create, update and the others
 	name, tenant, kind, scopes, interval, span, access, config, grant string
-	status, scope                                                     string
+	status, scope, objType, query                                     string
 	retention                                                         int
 	purge                                                             bool
 	set                                                               map[string]bool // flags given explicitly
@@ -67,7 +70,7 @@ var connectorCommands = map[string]struct {
 	fn    func(*connectorsCmd, context.Context) error
 	nargs int
 }{
-	"list": {(*connectorsCmd).list, 0}, "create": {(*connectorsCmd).create, 0}, "sign-in": {(*connectorsCmd).signIn, 0},
+	"list": {(*connectorsCmd).list, 0}, "create": {(*connectorsCmd).create, 0}, "sign-in": {(*connectorsCmd).signIn, 0}, "find": {(*connectorsCmd).find, 0},
 	"show": {(*connectorsCmd).show, 1}, "update": {(*connectorsCmd).update, 1}, "delete": {(*connectorsCmd).delete, 1},
 	"cancel-purge": {(*connectorsCmd).cancelPurge, 1}, "run": {(*connectorsCmd).run, 1}, "runs": {(*connectorsCmd).runs, 1},
 	"verify": {(*connectorsCmd).verify, 1}, "consent": {(*connectorsCmd).consent, 1}, "restore-consent": {(*connectorsCmd).restoreConsent, 1},
@@ -122,6 +125,8 @@ func (c *connectorsCmd) flags(sub string, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.config, "config", "", "create, update: a JSON file with the config (flags override it)")
 	fs.StringVar(&c.grant, "consent-grant", "", "create: the grant from sign-in (the connector starts consented)")
 	fs.StringVar(&c.status, "status", "", "list: only this status")
+	fs.StringVar(&c.objType, "type", "group", "find: group or administrativeUnit")
+	fs.StringVar(&c.query, "query", "", "find: display-name prefix")
 	fs.StringVar(&c.scope, "scope", "", "run: only this scope")
 	fs.BoolVar(&c.purge, "purge", false, "delete: also remove the snapshots after the grace period")
 	return fs
@@ -317,6 +322,28 @@ func (c *connectorsCmd) signIn(ctx context.Context) error {
 		return err
 	}
 	return c.printURL(res.ConsentURL, res)
+}
+
+// find lists the signed-in tenant's groups or units whose name starts
+// with --query, read live: what to name in --scopes' include lists.
+func (c *connectorsCmd) find(ctx context.Context) error {
+	if c.grant == "" {
+		return errors.New("find: give --consent-grant (from sign-in)")
+	}
+	var res api.DirectorySearchResponse
+	req := api.DirectorySearchRequest{ConsentGrant: c.grant, Type: c.objType, Query: c.query}
+	if err := c.api.call(ctx, http.MethodPost, "/api/v1/consent/directory-search", req, &res); err != nil {
+		return err
+	}
+	if c.output == "json" {
+		return c.printJSON(res)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tMAIL")
+	for _, o := range res.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", o.ID, o.DisplayName, o.Mail)
+	}
+	return tw.Flush()
 }
 
 func (c *connectorsCmd) printURL(u string, res any) error {

@@ -52,6 +52,9 @@ func fakeConnectorsAPI(t *testing.T, seen *[]string, bodies map[string]map[strin
 	mux.HandleFunc("POST /api/v1/connectors/"+id+"/consent", func(w http.ResponseWriter, r *http.Request) {
 		record(w, r, http.StatusOK, `{"id":"`+id+`","status":"awaiting_consent","consent_url":"https://login.example/renewed"}`)
 	})
+	mux.HandleFunc("POST /api/v1/consent/directory-search", func(w http.ResponseWriter, r *http.Request) {
+		record(w, r, http.StatusOK, `{"results":[{"id":"g1","display_name":"Sales EMEA","mail":"sales-emea@contoso.com"}]}`)
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -103,6 +106,15 @@ func TestConnectorsCommands(t *testing.T) {
 	if out, err = run("consent", "c-0000000000000001"); err != nil || strings.TrimSpace(out) != "https://login.example/renewed" {
 		t.Errorf("consent (%v):\n%s", err, out)
 	}
+	if out, err = run("find", "--consent-grant", "G", "--query", "Sal"); err != nil || !strings.Contains(out, "Sales EMEA") {
+		t.Errorf("find (%v):\n%s", err, out)
+	}
+	if b := bodies["POST /api/v1/consent/directory-search"]; b["consent_grant"] != "G" || b["type"] != "group" || b["q"] != "Sal" {
+		t.Errorf("find sent %v", b)
+	}
+	if _, err = run("find", "--query", "Sal"); err == nil {
+		t.Error("find without a grant was sent")
+	}
 	if _, err = run("show"); err == nil {
 		t.Error("show without an id was accepted")
 	}
@@ -112,7 +124,7 @@ func TestConnectorsCommands(t *testing.T) {
 	want := []string{"POST /api/v1/connectors", "GET /api/v1/connectors", "GET /api/v1/connectors/c-0000000000000001",
 		"PATCH /api/v1/connectors/c-0000000000000001", "DELETE /api/v1/connectors/c-0000000000000001?purge=true",
 		"POST /api/v1/connectors/c-0000000000000001/backups", "POST /api/v1/connectors/c-0000000000000001/verify",
-		"POST /api/v1/connectors/c-0000000000000001/consent"}
+		"POST /api/v1/connectors/c-0000000000000001/consent", "POST /api/v1/consent/directory-search"}
 	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
 	}
