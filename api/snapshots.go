@@ -575,6 +575,38 @@ func memberChanges(old, cur []byte) *MemberChanges {
 	return mc
 }
 
+// changeView is one change as a diff shows it: the object's name, or a
+// relationship's members gained and lost.
+func (s *snapshotService) changeView(ctx context.Context, from, to repository.SnapshotID, ch repository.Change) (ChangeView, error) {
+	cv := ChangeView{Type: ch.Type, ID: ch.ID, Kind: string(ch.Kind), Properties: ch.Properties}
+	if !isRelation(ch.Type) {
+		side := to
+		if ch.Kind == repository.Removed {
+			side = from
+		}
+		if raw, err := s.repo.Get(ctx, side, ch.Type, ch.ID); err == nil {
+			var o ObjectSummary
+			o.readNames(raw)
+			cv.Name = cmp.Or(o.DisplayName, o.UserPrincipalName, o.Mail)
+		}
+		return cv, nil
+	}
+	var old, cur []byte
+	var err error
+	if ch.Kind != repository.Added {
+		if old, err = s.repo.Get(ctx, from, ch.Type, ch.ID); err != nil {
+			return cv, err
+		}
+	}
+	if ch.Kind != repository.Removed {
+		if cur, err = s.repo.Get(ctx, to, ch.Type, ch.ID); err != nil {
+			return cv, err
+		}
+	}
+	cv.Members = memberChanges(old, cur)
+	return cv, nil
+}
+
 // ChangeView is one object of a diff.
 type ChangeView struct {
 	Type string `json:"type"`
@@ -659,35 +691,12 @@ func (s *snapshotService) diff(c echo.Context, connectorID string) error {
 			out.NextCursor = cursor{Kind: "diff", Type: last.Type, ID: last.ID}.encode()
 			return errPageFull
 		}
-		cv := ChangeView{Type: ch.Type, ID: ch.ID, Kind: string(ch.Kind), Properties: ch.Properties}
+		cv, err := s.changeView(ctx, from.ID, to.ID, ch)
+		if err != nil {
+			return err
+		}
 		if audits != nil {
 			cv.Audits = audits.in(ch.ID, lo, hi)
-		}
-		if !isRelation(ch.Type) {
-			side := to.ID
-			if ch.Kind == repository.Removed {
-				side = from.ID
-			}
-			if raw, err := s.repo.Get(ctx, side, ch.Type, ch.ID); err == nil {
-				var o ObjectSummary
-				o.readNames(raw)
-				cv.Name = cmp.Or(o.DisplayName, o.UserPrincipalName, o.Mail)
-			}
-		}
-		if isRelation(ch.Type) {
-			var old, cur []byte
-			var err error
-			if ch.Kind != repository.Added {
-				if old, err = s.repo.Get(ctx, from.ID, ch.Type, ch.ID); err != nil {
-					return err
-				}
-			}
-			if ch.Kind != repository.Removed {
-				if cur, err = s.repo.Get(ctx, to.ID, ch.Type, ch.ID); err != nil {
-					return err
-				}
-			}
-			cv.Members = memberChanges(old, cur)
 		}
 		out.Changes = append(out.Changes, cv)
 		return nil

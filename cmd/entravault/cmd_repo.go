@@ -46,222 +46,261 @@ func cmdRepo(ctx context.Context, args []string) error {
 	return runRepo(ctx, args, os.Stdout, os.Stderr)
 }
 
+// repoCmd is one repo subcommand's flags and output.
+type repoCmd struct {
+	stdout, stderr         io.Writer
+	data, blobURL, secrets string
+	asJSON, dryRun, all    bool
+	readData               string
+	connector, scope       string
+	policy                 repository.RetentionPolicy
+}
+
+// repoCommands are the subcommands that work on an open repository (init
+// creates one).
+var repoCommands = map[string]func(*repoCmd, context.Context, *repository.Repository) error{
+	"stats": (*repoCmd).stats, "snapshots": (*repoCmd).snapshots, "verify": (*repoCmd).verify,
+	"prune": (*repoCmd).prune, "rebuild-index": (*repoCmd).rebuildIndex, "unlock": (*repoCmd).unlock,
+}
+
 func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, repoUsage)
 		return flag.ErrHelp
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("repo "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, repoUsage) }
-	data := fs.String("data", ".data", "dev stack folder")
-	blobURL := fs.String("blob-url", "", "bucket URL; overrides --data")
-	secretsURL := fs.String("secrets-url", "", "key keeper URL (with --blob-url)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	readData := fs.String("read-data", "0%", "share of packs to download and re-hash, e.g. 10%")
-	dryRun := fs.Bool("dry-run", false, "report what prune would delete without deleting")
-	unlockAll := fs.Bool("all", false, "unlock: remove every lock, held or not")
-	connector := fs.String("connector", "", "only this connector")
-	scope := fs.String("scope", "", "only this scope")
-	var pol repository.RetentionPolicy
-	fs.IntVar(&pol.KeepLast, "keep-last", 0, "keep the N newest snapshots")
-	fs.IntVar(&pol.KeepWithinDays, "keep-within-days", 0, "keep all snapshots within N days of the newest")
-	fs.IntVar(&pol.KeepDaily, "keep-daily", 0, "keep the newest snapshot of each of the last N days")
-	fs.IntVar(&pol.KeepWeekly, "keep-weekly", 0, "… of each of the last N ISO weeks")
-	fs.IntVar(&pol.KeepMonthly, "keep-monthly", 0, "… of each of the last N months")
-	fs.IntVar(&pol.KeepYearly, "keep-yearly", 0, "… of each of the last N years")
-	switch sub {
-	case "init", "stats", "verify", "prune", "snapshots", "rebuild-index", "unlock":
-	default:
+	run, known := repoCommands[sub]
+	if !known && sub != "init" {
 		fmt.Fprint(stderr, repoUsage)
 		return fmt.Errorf("unknown subcommand %q", sub)
 	}
-	if err := config.Parse(fs, args[1:]); err != nil {
+	c := &repoCmd{stdout: stdout, stderr: stderr}
+	if err := c.parse(sub, args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	cfg, err := c.config(sub == "init")
+	if err != nil {
+		return err
 	}
-
-	var cfg repository.Config
-	local := *blobURL == ""
-	if local {
-		var err error
-		if sub == "init" {
-			cfg, err = repository.LocalURLs(*data) // creates the key file
-		} else {
-			cfg, err = repository.LocalConfig(*data)
-		}
-		if err != nil {
-			return err
-		}
-	} else {
-		if *secretsURL == "" {
-			return errors.New("--blob-url needs --secrets-url")
-		}
-		cfg = repository.Config{BlobURL: *blobURL, SecretsURL: *secretsURL}
-	}
-
 	if sub == "init" {
-		r, err := repository.Init(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		fmt.Fprintf(stdout, "created repository %s\n", r.ID())
-		if local {
-			fmt.Fprintf(stderr, "key file: %s/repo.key (back it up: without it nothing is readable)\n", *data)
-		}
-		return nil
+		return c.init(ctx, cfg)
 	}
 	r, err := repository.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	return run(c, ctx, r)
+}
 
-	out := func(v any, text func(w *tabwriter.Writer)) error {
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(v)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		text(tw)
-		return tw.Flush()
+func (c *repoCmd) parse(sub string, args []string) error {
+	fs := flag.NewFlagSet("repo "+sub, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() { fmt.Fprint(c.stderr, repoUsage) }
+	fs.StringVar(&c.data, "data", ".data", "dev stack folder")
+	fs.StringVar(&c.blobURL, "blob-url", "", "bucket URL; overrides --data")
+	fs.StringVar(&c.secrets, "secrets-url", "", "key keeper URL (with --blob-url)")
+	fs.BoolVar(&c.asJSON, "json", false, "print JSON")
+	fs.StringVar(&c.readData, "read-data", "0%", "share of packs to download and re-hash, e.g. 10%")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "report what prune would delete without deleting")
+	fs.BoolVar(&c.all, "all", false, "unlock: remove every lock, held or not")
+	fs.StringVar(&c.connector, "connector", "", "only this connector")
+	fs.StringVar(&c.scope, "scope", "", "only this scope")
+	pol := &c.policy
+	fs.IntVar(&pol.KeepLast, "keep-last", 0, "keep the N newest snapshots")
+	fs.IntVar(&pol.KeepWithinDays, "keep-within-days", 0, "keep all snapshots within N days of the newest")
+	fs.IntVar(&pol.KeepDaily, "keep-daily", 0, "keep the newest snapshot of each of the last N days")
+	fs.IntVar(&pol.KeepWeekly, "keep-weekly", 0, "… of each of the last N ISO weeks")
+	fs.IntVar(&pol.KeepMonthly, "keep-monthly", 0, "… of each of the last N months")
+	fs.IntVar(&pol.KeepYearly, "keep-yearly", 0, "… of each of the last N years")
+	if err := config.Parse(fs, args); err != nil {
+		return err
 	}
-	switch sub {
-	case "rebuild-index":
-		rep, err := r.RebuildIndex(ctx)
-		if err != nil {
-			return err
-		}
-		if err := out(rep, func(w *tabwriter.Writer) {
-			fmt.Fprintf(w, "packs indexed\t%d\n", rep.Packs)
-			fmt.Fprintf(w, "old index files removed\t%d\n", rep.IndexRemoved)
-			for _, p := range rep.Unreadable {
-				fmt.Fprintf(w, "UNREADABLE PACK\t%s\n", p)
-			}
-		}); err != nil {
-			return err
-		}
-		if len(rep.Unreadable) > 0 {
-			return fmt.Errorf("%w: %d packs have unreadable headers", repository.ErrCorrupt, len(rep.Unreadable))
-		}
-		return nil
-	case "stats":
-		st, err := r.Stats(ctx)
-		if err != nil {
-			return err
-		}
-		return out(st, func(w *tabwriter.Writer) {
-			fmt.Fprintf(w, "snapshots\t%d\n", st.Snapshots)
-			fmt.Fprintf(w, "packs\t%d (%s)\n", st.Packs, humanBytes(st.PackBytes))
-			fmt.Fprintf(w, "index files\t%d\n", st.IndexFiles)
-			fmt.Fprintf(w, "objects\t%d distinct (%d tree blobs)\n", st.ObjectBlobs, st.TreeBlobs)
-			fmt.Fprintf(w, "uncompressed\t%s\n", humanBytes(st.RawBytes))
-			if st.PackBytes > 0 {
-				fmt.Fprintf(w, "ratio\t%.1fx\n", float64(st.RawBytes)/float64(st.PackBytes))
-			}
-		})
-	case "snapshots":
-		snaps, err := r.Snapshots(ctx, repository.Filter{Connector: *connector, Scope: *scope})
-		if err != nil {
-			return err
-		}
-		return out(snaps, func(w *tabwriter.Writer) {
-			fmt.Fprintln(w, "ID\tTIME\tCONNECTOR\tSCOPE\tOBJECTS\tSIZE")
-			for _, s := range snaps {
-				n := 0
-				for _, c := range s.Counts {
-					n += c
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID.Short(), s.Time.Format(time.RFC3339), s.Connector, s.Scope, n, humanBytes(s.Bytes))
-			}
-		})
-	case "verify":
-		pct, err := parsePercent(*readData)
-		if err != nil {
-			return err
-		}
-		rep, err := r.Verify(ctx, repository.VerifyOptions{ReadDataPercent: pct})
-		if err != nil {
-			return err
-		}
-		if err := out(rep, func(w *tabwriter.Writer) {
-			fmt.Fprintf(w, "snapshots\t%d\n", rep.Snapshots)
-			fmt.Fprintf(w, "index files\t%d\n", rep.IndexFiles)
-			fmt.Fprintf(w, "objects referenced\t%d\n", rep.ObjectsChecked)
-			fmt.Fprintf(w, "packs read\t%d of %d (%s)\n", rep.PacksRead, rep.Packs, humanBytes(rep.BytesRead))
-			fmt.Fprintf(w, "blobs re-hashed\t%d\n", rep.BlobsRehashed)
-			badIndex, badManifest := 0, 0
-			for _, p := range rep.Problems {
-				switch p.Kind {
-				case repository.CorruptIndex:
-					badIndex++
-				case repository.CorruptManifest:
-					badManifest++
-				}
-			}
-			if len(rep.UnreferencedPacks) > 0 {
-				if badIndex > 0 {
-					fmt.Fprintf(w, "unreferenced packs\t%d (possibly listed by a bad index file)\n", len(rep.UnreferencedPacks))
-				} else {
-					fmt.Fprintf(w, "unreferenced packs\t%d (removed by prune)\n", len(rep.UnreferencedPacks))
-				}
-			}
-			// Index files and manifests are bound to their names: a bad one
-			// is damaged or was copied over another's name in the bucket.
-			for _, p := range rep.Problems {
-				fmt.Fprintf(w, "PROBLEM\t%s\n", p)
-			}
-			if badIndex > 0 {
-				fmt.Fprintf(w, "HINT\t%d index files do not open under their names: prune refuses to run; `entravault repo rebuild-index` re-indexes the packs from their headers\n", badIndex)
-			}
-			if badManifest > 0 {
-				fmt.Fprintf(w, "HINT\t%d manifests do not open under their names: listing snapshots and prune fail until their original versions are restored (bucket versioning) or they are removed from snapshots/\n", badManifest)
-			}
-		}); err != nil {
-			return err
-		}
-		if !rep.OK() {
-			return fmt.Errorf("%w: verify found %d problems", repository.ErrCorrupt, len(rep.Problems))
-		}
-		return nil
-	case "unlock":
-		removed, err := r.Unlock(ctx, *unlockAll)
-		if err != nil {
-			return err
-		}
-		return out(removed, func(w *tabwriter.Writer) {
-			for _, l := range removed {
-				fmt.Fprintf(w, "removed lock\t%s\t%s pid %d\t%s\t%s\n", l.Name, l.Host, l.PID, l.Time.Format(time.RFC3339), cmp.Or(l.Gone, "held"))
-			}
-			fmt.Fprintf(w, "locks removed\t%d\n", len(removed))
-		})
-	case "prune":
-		if pol.Empty() && !*dryRun {
-			fmt.Fprintln(stderr, "no --keep-* policy: keeping every snapshot, removing only unreferenced data")
-		}
-		rep, err := r.Prune(ctx, repository.PruneOptions{Connector: *connector, Scope: *scope, Policy: pol, DryRun: *dryRun})
-		if err != nil {
-			return err
-		}
-		return out(rep, func(w *tabwriter.Writer) {
-			verb := "removed"
-			if rep.DryRun {
-				verb = "would remove"
-			}
-			for _, s := range rep.Forget {
-				fmt.Fprintf(w, "%s snapshot\t%s\t%s\t%s/%s\n", verb, s.ID.Short(), s.Time.Format(time.RFC3339), s.Connector, s.Scope)
-			}
-			fmt.Fprintf(w, "snapshots kept\t%d\n", rep.Kept)
-			fmt.Fprintf(w, "packs %s\t%d (%d unreferenced, %d repacked)\n", verb, rep.PacksDeleted, rep.UnreferencedPacks, rep.PacksRepacked)
-			fmt.Fprintf(w, "space freed\t%s\n", humanBytes(rep.BytesFreed))
-		})
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	return nil
+}
+
+// config is the repository's location: the dev stack's folder, or a bucket
+// and its key keeper. For init, a local key file is created.
+func (c *repoCmd) config(creating bool) (repository.Config, error) {
+	switch {
+	case c.blobURL != "" && c.secrets == "":
+		return repository.Config{}, errors.New("--blob-url needs --secrets-url")
+	case c.blobURL != "":
+		return repository.Config{BlobURL: c.blobURL, SecretsURL: c.secrets}, nil
+	case creating:
+		return repository.LocalURLs(c.data)
+	}
+	return repository.LocalConfig(c.data)
+}
+
+func (c *repoCmd) init(ctx context.Context, cfg repository.Config) error {
+	r, err := repository.Init(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fmt.Fprintf(c.stdout, "created repository %s\n", r.ID())
+	if c.blobURL == "" {
+		fmt.Fprintf(c.stderr, "key file: %s/repo.key (back it up: without it nothing is readable)\n", c.data)
+	}
+	return nil
+}
+
+// out prints v as JSON with --json, else as text's table.
+func (c *repoCmd) out(v any, text func(w *tabwriter.Writer)) error {
+	if c.asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	text(tw)
+	return tw.Flush()
+}
+
+func (c *repoCmd) rebuildIndex(ctx context.Context, r *repository.Repository) error {
+	rep, err := r.RebuildIndex(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.out(rep, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "packs indexed\t%d\n", rep.Packs)
+		fmt.Fprintf(w, "old index files removed\t%d\n", rep.IndexRemoved)
+		for _, p := range rep.Unreadable {
+			fmt.Fprintf(w, "UNREADABLE PACK\t%s\n", p)
+		}
+	}); err != nil {
+		return err
+	}
+	if len(rep.Unreadable) > 0 {
+		return fmt.Errorf("%w: %d packs have unreadable headers", repository.ErrCorrupt, len(rep.Unreadable))
+	}
+	return nil
+}
+
+func (c *repoCmd) stats(ctx context.Context, r *repository.Repository) error {
+	st, err := r.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	return c.out(st, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "snapshots\t%d\n", st.Snapshots)
+		fmt.Fprintf(w, "packs\t%d (%s)\n", st.Packs, humanBytes(st.PackBytes))
+		fmt.Fprintf(w, "index files\t%d\n", st.IndexFiles)
+		fmt.Fprintf(w, "objects\t%d distinct (%d tree blobs)\n", st.ObjectBlobs, st.TreeBlobs)
+		fmt.Fprintf(w, "uncompressed\t%s\n", humanBytes(st.RawBytes))
+		if st.PackBytes > 0 {
+			fmt.Fprintf(w, "ratio\t%.1fx\n", float64(st.RawBytes)/float64(st.PackBytes))
+		}
+	})
+}
+
+func (c *repoCmd) snapshots(ctx context.Context, r *repository.Repository) error {
+	snaps, err := r.Snapshots(ctx, repository.Filter{Connector: c.connector, Scope: c.scope})
+	if err != nil {
+		return err
+	}
+	return c.out(snaps, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "ID\tTIME\tCONNECTOR\tSCOPE\tOBJECTS\tSIZE")
+		for _, s := range snaps {
+			n := 0
+			for _, k := range s.Counts {
+				n += k
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID.Short(), s.Time.Format(time.RFC3339), s.Connector, s.Scope, n, humanBytes(s.Bytes))
+		}
+	})
+}
+
+func (c *repoCmd) verify(ctx context.Context, r *repository.Repository) error {
+	pct, err := parsePercent(c.readData)
+	if err != nil {
+		return err
+	}
+	rep, err := r.Verify(ctx, repository.VerifyOptions{ReadDataPercent: pct})
+	if err != nil {
+		return err
+	}
+	if err := c.out(rep, func(w *tabwriter.Writer) { printVerify(w, rep) }); err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("%w: verify found %d problems", repository.ErrCorrupt, len(rep.Problems))
+	}
+	return nil
+}
+
+func printVerify(w *tabwriter.Writer, rep repository.VerifyReport) {
+	fmt.Fprintf(w, "snapshots\t%d\n", rep.Snapshots)
+	fmt.Fprintf(w, "index files\t%d\n", rep.IndexFiles)
+	fmt.Fprintf(w, "objects referenced\t%d\n", rep.ObjectsChecked)
+	fmt.Fprintf(w, "packs read\t%d of %d (%s)\n", rep.PacksRead, rep.Packs, humanBytes(rep.BytesRead))
+	fmt.Fprintf(w, "blobs re-hashed\t%d\n", rep.BlobsRehashed)
+	badIndex, badManifest := 0, 0
+	for _, p := range rep.Problems {
+		switch p.Kind {
+		case repository.CorruptIndex:
+			badIndex++
+		case repository.CorruptManifest:
+			badManifest++
+		}
+	}
+	if len(rep.UnreferencedPacks) > 0 {
+		if badIndex > 0 {
+			fmt.Fprintf(w, "unreferenced packs\t%d (possibly listed by a bad index file)\n", len(rep.UnreferencedPacks))
+		} else {
+			fmt.Fprintf(w, "unreferenced packs\t%d (removed by prune)\n", len(rep.UnreferencedPacks))
+		}
+	}
+	// Index files and manifests are bound to their names: a bad one is
+	// damaged or was copied over another's name in the bucket.
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "PROBLEM\t%s\n", p)
+	}
+	if badIndex > 0 {
+		fmt.Fprintf(w, "HINT\t%d index files do not open under their names: prune refuses to run; `entravault repo rebuild-index` re-indexes the packs from their headers\n", badIndex)
+	}
+	if badManifest > 0 {
+		fmt.Fprintf(w, "HINT\t%d manifests do not open under their names: listing snapshots and prune fail until their original versions are restored (bucket versioning) or they are removed from snapshots/\n", badManifest)
+	}
+}
+
+func (c *repoCmd) unlock(ctx context.Context, r *repository.Repository) error {
+	removed, err := r.Unlock(ctx, c.all)
+	if err != nil {
+		return err
+	}
+	return c.out(removed, func(w *tabwriter.Writer) {
+		for _, l := range removed {
+			fmt.Fprintf(w, "removed lock\t%s\t%s pid %d\t%s\t%s\n", l.Name, l.Host, l.PID, l.Time.Format(time.RFC3339), cmp.Or(l.Gone, "held"))
+		}
+		fmt.Fprintf(w, "locks removed\t%d\n", len(removed))
+	})
+}
+
+func (c *repoCmd) prune(ctx context.Context, r *repository.Repository) error {
+	if c.policy.Empty() && !c.dryRun {
+		fmt.Fprintln(c.stderr, "no --keep-* policy: keeping every snapshot, removing only unreferenced data")
+	}
+	rep, err := r.Prune(ctx, repository.PruneOptions{Connector: c.connector, Scope: c.scope, Policy: c.policy, DryRun: c.dryRun})
+	if err != nil {
+		return err
+	}
+	return c.out(rep, func(w *tabwriter.Writer) {
+		verb := "removed"
+		if rep.DryRun {
+			verb = "would remove"
+		}
+		for _, s := range rep.Forget {
+			fmt.Fprintf(w, "%s snapshot\t%s\t%s\t%s/%s\n", verb, s.ID.Short(), s.Time.Format(time.RFC3339), s.Connector, s.Scope)
+		}
+		fmt.Fprintf(w, "snapshots kept\t%d\n", rep.Kept)
+		fmt.Fprintf(w, "packs %s\t%d (%d unreferenced, %d repacked)\n", verb, rep.PacksDeleted, rep.UnreferencedPacks, rep.PacksRepacked)
+		fmt.Fprintf(w, "space freed\t%s\n", humanBytes(rep.BytesFreed))
+	})
 }
 
 func parsePercent(s string) (float64, error) {
