@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/entravault/entravault/api"
+	"github.com/entravault/entravault/internal/connector"
 	"github.com/entravault/entravault/internal/restore"
 )
 
@@ -16,6 +18,9 @@ type restoresView struct {
 	Snapshot string // a "Restore this snapshot" or object start
 	Object   string
 	Types    []string
+	// Targets are the active directory connectors of other tenants the
+	// person may see: where else the backup can be restored.
+	Targets []api.ConnectorListItem
 }
 
 func (restoresView) PageTitle() string { return "Restore" }
@@ -34,7 +39,26 @@ func (s *Server) restoresPage(r *http.Request, sess *session) (string, any, erro
 		return "", nil, err
 	}
 	v.Restores = list.Restores
+	v.Targets = s.restoreTargets(r, sess, cv)
 	return "restores", v, nil
+}
+
+// restoreTargets lists the connectors a restore of cv may write into
+// instead: active directory connectors of another tenant.
+func (s *Server) restoreTargets(r *http.Request, sess *session, cv connectorView) []api.ConnectorListItem {
+	var list struct {
+		Connectors []api.ConnectorListItem `json:"connectors"`
+	}
+	if s.call(r, sess, http.MethodGet, "/api/v1/connectors?status=active", nil, &list) != nil {
+		return nil
+	}
+	var out []api.ConnectorListItem
+	for _, c := range list.Connectors {
+		if c.ID != cv.ID && c.Kind == connector.KindDirectory && c.TenantID != "" && !strings.EqualFold(c.TenantID, cv.TenantID) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // planRestore asks for a plan: from a snapshot, an object of it, or the
@@ -50,6 +74,13 @@ func (s *Server) planRestore(w http.ResponseWriter, r *http.Request, sess *sessi
 		}
 		req.At = &t
 	}
+	if req.TargetConnector = r.PostFormValue("target"); req.TargetConnector != "" {
+		m, err := domainMap(lines(r.PostForm["domain_map"]))
+		if err != nil {
+			return "", err
+		}
+		req.DomainMap = m
+	}
 	sel := restore.Selection{Types: r.PostForm["types"], IDs: lines(r.PostForm["ids"])}
 	if len(sel.Types) > 0 || len(sel.IDs) > 0 {
 		req.Select = &sel
@@ -61,6 +92,22 @@ func (s *Server) planRestore(w http.ResponseWriter, r *http.Request, sess *sessi
 		return "", err
 	}
 	return connectorPath(r) + "/restores/" + url.PathEscape(res.ID), nil
+}
+
+// domainMap reads "contoso.com = fabrikam.com" lines.
+func domainMap(ls []string) (restore.DomainMap, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	m := restore.DomainMap{}
+	for _, l := range ls {
+		from, to, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, &apiError{Status: http.StatusBadRequest, Message: "Write each domain mapping as source.com = target.com."}
+		}
+		m[strings.TrimSpace(from)] = strings.TrimSpace(to)
+	}
+	return m, nil
 }
 
 type restoreView struct {
