@@ -79,6 +79,54 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	}
 
 	// 1. Retention per connector/scope.
+	forget := forgetByPolicy(ms, opts)
+	for id := range forget {
+		rep.Forget = append(rep.Forget, ms[id].info(id))
+	}
+	sortInfos(rep.Forget)
+	rep.Kept = len(ms) - len(forget)
+
+	// 2. Everything the kept snapshots reference.
+	live, err := r.liveBlobs(ctx, ms, forget)
+	if err != nil {
+		return rep, err
+	}
+
+	// 3. Classify packs: all live (keep), none live (delete), mixed
+	// (repack if mostly dead).
+	keep, repack, dead, err := r.classifyPacks(ctx, live, opts.RepackUnused, &rep)
+	if err != nil {
+		return rep, err
+	}
+	if opts.DryRun || (len(forget) == 0 && len(dead) == 0) {
+		return rep, nil
+	}
+
+	// 4. Copy live blobs out of mostly-dead packs. The new packs are only
+	// referenced once the new index is written below.
+	if len(repack) > 0 {
+		fresh, freed, err := r.repack(ctx, repack, live)
+		if err != nil {
+			return rep, fmt.Errorf("prune: repack: %w", err)
+		}
+		keep = append(keep, fresh...)
+		rep.BytesFreed = rep.BytesFreed - estimateRepack(repack, live) + freed
+	}
+
+	// 5. Delete, in an order that is safe to interrupt anywhere.
+	if err := r.deletePruned(ctx, forget, keep, dead); err != nil {
+		return rep, err
+	}
+	if err := l.valid(); err != nil {
+		return rep, err
+	}
+	r.resetIndex()
+	return rep, r.refreshIndex(ctx)
+}
+
+// forgetByPolicy is the snapshots the policy (or All) drops, per
+// connector and scope.
+func forgetByPolicy(ms map[SnapshotID]*manifest, opts PruneOptions) map[SnapshotID]bool {
 	type scope struct{ c, s string }
 	byScope := map[scope][]retention.Snapshot{}
 	for id, m := range ms {
@@ -102,13 +150,12 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 			}
 		}
 	}
-	for id := range forget {
-		rep.Forget = append(rep.Forget, ms[id].info(id))
-	}
-	sortInfos(rep.Forget)
-	rep.Kept = len(ms) - len(forget)
+	return forget
+}
 
-	// 2. Everything the kept snapshots reference.
+// liveBlobs is every blob a kept snapshot references: its trees, their
+// objects, and what those need (a delta's base chain, a list's parts).
+func (r *Repository) liveBlobs(ctx context.Context, ms map[SnapshotID]*manifest, forget map[SnapshotID]bool) (map[content.ID]struct{}, error) {
 	live := map[content.ID]struct{}{}
 	seenTree := map[content.ID]bool{}
 	markEntries := func(id content.ID) error {
@@ -137,23 +184,27 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 			live[m.Base] = struct{}{}
 			refs, err := r.loadRoot(ctx, m.Base)
 			if err != nil {
-				return rep, fmt.Errorf("prune: snapshot %s: %w", id.Short(), err)
+				return nil, fmt.Errorf("prune: snapshot %s: %w", id.Short(), err)
 			}
 			for _, ref := range refs {
 				if err := markEntries(ref.id); err != nil {
-					return rep, fmt.Errorf("prune: snapshot %s: %w", id.Short(), err)
+					return nil, fmt.Errorf("prune: snapshot %s: %w", id.Short(), err)
 				}
 			}
 		}
 		for _, d := range m.Deltas {
 			if err := markEntries(d); err != nil {
-				return rep, fmt.Errorf("prune: snapshot %s: %w", id.Short(), err)
+				return nil, fmt.Errorf("prune: snapshot %s: %w", id.Short(), err)
 			}
 		}
 	}
+	return live, r.closeOverRefs(ctx, live)
+}
 
-	// A live object stored as a delta keeps its whole base chain alive, and
-	// one stored in parts its parts.
+// closeOverRefs adds to live what its blobs need: a live object stored as
+// a delta keeps its whole base chain alive, and one stored in parts its
+// parts.
+func (r *Repository) closeOverRefs(ctx context.Context, live map[content.ID]struct{}) error {
 	work := make([]content.ID, 0, len(live))
 	for id := range live {
 		work = append(work, id)
@@ -163,7 +214,7 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 		work = work[:len(work)-1]
 		refs, err := r.blobRefs(ctx, id)
 		if err != nil {
-			return rep, fmt.Errorf("prune: %w", err)
+			return fmt.Errorf("prune: %w", err)
 		}
 		for _, b := range refs {
 			if _, seen := live[b]; !seen {
@@ -172,22 +223,24 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 			}
 		}
 	}
+	return nil
+}
 
-	// 3. Classify packs: all live (keep), none live (delete), mixed
-	// (repack if mostly dead).
-	threshold := opts.RepackUnused
+// classifyPacks sorts the packs by how much of them is live: kept whole,
+// repacked when more than threshold (default 0.3) is dead, deleted when
+// nothing is, like packs no index lists (left by an interrupted backup).
+// It fills rep's pack figures.
+func (r *Repository) classifyPacks(ctx context.Context, live map[content.ID]struct{}, threshold float64, rep *PruneReport) (keep, repack []packInfo, dead []string, err error) {
 	if threshold == 0 {
 		threshold = 0.3
 	}
 	packs, err := r.packsWithEntries(ctx)
 	if err != nil {
-		return rep, err
+		return nil, nil, nil, err
 	}
 	if err := r.idx.errBadIndex(); err != nil { // one went bad since
-		return rep, fmt.Errorf("prune: %w: %v", ErrCorrupt, err)
+		return nil, nil, nil, fmt.Errorf("prune: %w: %v", ErrCorrupt, err)
 	}
-	var keep, repack []packInfo
-	var dead []string
 	indexed := map[string]bool{}
 	for _, p := range packs {
 		indexed[p.name] = true
@@ -216,7 +269,7 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	rep.PacksRepacked = len(repack)
 	listed, err := r.st.list(ctx, "packs")
 	if err != nil {
-		return rep, err
+		return nil, nil, nil, err
 	}
 	for _, l := range listed {
 		if !indexed[l.name] {
@@ -229,25 +282,16 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	}
 	rep.PacksDeleted = len(dead)
 	rep.PacksKept = len(keep)
-	if opts.DryRun || (len(forget) == 0 && len(dead) == 0) {
-		return rep, nil
-	}
+	return keep, repack, dead, nil
+}
 
-	// 4. Copy live blobs out of mostly-dead packs. The new packs are only
-	// referenced once the new index is written below.
-	if len(repack) > 0 {
-		fresh, freed, err := r.repack(ctx, repack, live)
-		if err != nil {
-			return rep, fmt.Errorf("prune: repack: %w", err)
-		}
-		keep = append(keep, fresh...)
-		rep.BytesFreed = rep.BytesFreed - estimateRepack(repack, live) + freed
-	}
-
-	// 5. Delete, in an order that is safe to interrupt anywhere.
+// deletePruned removes forgotten manifests, then writes the index of the
+// kept packs and removes the old index files, then the dead packs: each
+// step leaves a consistent repository if the next never comes.
+func (r *Repository) deletePruned(ctx context.Context, forget map[SnapshotID]bool, keep []packInfo, dead []string) error {
 	for id := range forget {
 		if err := r.st.del(ctx, "snapshots/"+string(id)); err != nil {
-			return rep, err
+			return err
 		}
 		r.snaps.mu.Lock()
 		delete(r.snaps.m, id)
@@ -255,14 +299,14 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 	}
 	oldFiles, err := r.st.list(ctx, "index")
 	if err != nil {
-		return rep, err
+		return err
 	}
 	newName := ""
 	if len(keep) > 0 {
 		plain := encodeIndexFile(keep)
 		newName = r.metaName("index", plain)
 		if err := r.st.put(ctx, "index/"+newName, r.sealBlob("index", plain)); err != nil && !isExists(err) {
-			return rep, err
+			return err
 		}
 	}
 	for _, f := range oldFiles {
@@ -270,19 +314,15 @@ func (r *Repository) Prune(ctx context.Context, opts PruneOptions) (PruneReport,
 			continue
 		}
 		if err := r.st.del(ctx, "index/"+f.name); err != nil {
-			return rep, err
+			return err
 		}
 	}
 	for _, name := range dead {
 		if err := r.st.del(ctx, "packs/"+name); err != nil {
-			return rep, err
+			return err
 		}
 	}
-	if err := l.valid(); err != nil {
-		return rep, err
-	}
-	r.resetIndex()
-	return rep, r.refreshIndex(ctx)
+	return nil
 }
 
 func isExists(err error) bool { return err != nil && errors.Is(err, errBlobExists) }
