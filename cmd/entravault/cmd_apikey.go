@@ -52,8 +52,7 @@ func cmdAPIKey(ctx context.Context, args []string) error {
 // runAPIKey writes results to stdout (for create, the token alone, so that
 // TOKEN=$(entravault apikey create ...) works) and notes to stderr.
 func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, apikeyUsage)
+	if askedForHelp(args, apikeyUsage, stderr) {
 		return flag.ErrHelp
 	}
 	sub := args[0]

@@ -77,8 +77,7 @@ var connectorCommands = map[string]struct {
 }
 
 func runConnectors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, connectorsUsage)
+	if askedForHelp(args, connectorsUsage, stderr) {
 		return flag.ErrHelp
 	}
 	sub := args[0]

@@ -64,8 +64,7 @@ var repoCommands = map[string]func(*repoCmd, context.Context, *repository.Reposi
 }
 
 func runRepo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, repoUsage)
+	if askedForHelp(args, repoUsage, stderr) {
 		return flag.ErrHelp
 	}
 	sub := args[0]

@@ -65,8 +65,7 @@ func (l *listFlag) Set(v string) error {
 }
 
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, restoreUsage)
+	if askedForHelp(args, restoreUsage, stderr) {
 		return flag.ErrHelp
 	}
 	sub := args[0]

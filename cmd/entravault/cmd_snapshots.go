@@ -59,8 +59,7 @@ type snapshotsCmd struct {
 }
 
 func runSnapshots(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, snapshotsUsage)
+	if askedForHelp(args, snapshotsUsage, stderr) {
 		return flag.ErrHelp
 	}
 	sub := args[0]

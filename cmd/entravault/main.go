@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -32,6 +33,16 @@ var commands = map[string]command{
 
 func main() {
 	os.Exit(run(os.Args[1:]))
+}
+
+// askedForHelp prints a command's usage when args name no subcommand or
+// ask for help.
+func askedForHelp(args []string, usage string, stderr io.Writer) bool {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		return true
+	}
+	return false
 }
 
 func run(args []string) int {
