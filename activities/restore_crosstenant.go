@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/entravault/entravault/internal/repository"
@@ -46,76 +45,39 @@ func (a *Restore) matchTwins(ctx context.Context, in RestorePlanInput, idKey str
 		}
 		in.Cross.Domains = domains
 	}
-	m := restore.NewMatcher()
-	added := map[string]string{}
+	m := restore.NewMatcher(idmap)
 	for _, scope := range restore.Scopes {
 		snap, live := repository.SnapshotID(in.Snapshots[scope]), repository.SnapshotID(in.Live[scope])
 		if snap == "" || live == "" {
 			continue
 		}
-		for _, typ := range matchedTypes() {
-			if err := a.matchType(ctx, in.Cross, typ, snap, live, m, idmap, p, added); err != nil {
+		for _, typ := range restore.MatchedTypes() {
+			if err := a.matchType(ctx, in.Cross, typ, snap, live, m, p); err != nil {
 				return fmt.Errorf("%s: %w", typ, err)
 			}
 		}
 	}
-	return saveIDMap(ctx, a.Repo, idKey, added)
+	return saveIDMap(ctx, a.Repo, idKey, m.Added())
 }
 
-// matchType matches the objects of one type.
+// matchType matches the snapshot's objects of one type with the live
+// read's; an ambiguous one is planned as a skip.
 func (a *Restore) matchType(ctx context.Context, cross *CrossTenant, typ string, snap, live repository.SnapshotID,
-	m *restore.Matcher, idmap *restore.IDMap, p *restore.Planner, added map[string]string) error {
-	kind := restore.Kinds[typ]
-	altOf := map[string]string{} // target id → its alternate id (appId)
+	m *restore.Matcher, p *restore.Planner) error {
 	err := a.Repo.ScanStored(ctx, live, typ, func(_, id string, raw []byte) error {
-		obj := decodeObject(raw)
-		m.AddTarget(typ, id, obj)
-		if alt, _ := obj[kind.AltID].(string); kind.AltID != "" {
-			altOf[id] = alt
-		}
+		m.AddTarget(typ, id, raw)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	return a.Repo.ScanStored(ctx, snap, typ, func(_, id string, raw []byte) error {
-		if twin := idmap.Resolve(id); twin != id {
-			m.Taken(twin) // matched or re-created by an earlier restore
-			return nil
-		}
 		raw = cross.rewrite(raw)
-		obj, _ := restore.RemapIDs(decodeObject(raw), idmap).(map[string]any) // an appId its application's match mapped
-		twin, candidates, key := m.Match(typ, obj)
-		switch {
-		case len(candidates) > 0:
+		if candidates, key := m.Match(typ, id, raw); len(candidates) > 0 {
 			return p.Ambiguous(typ, id, raw, key, candidates)
-		case twin == "":
-			return nil // not in the target: re-created
-		}
-		idmap.Set(id, twin)
-		added[id] = twin
-		if alt, _ := obj[kind.AltID].(string); alt != "" && altOf[twin] != "" {
-			idmap.Set(alt, altOf[twin])
-			added[alt] = altOf[twin]
 		}
 		return nil
 	})
-}
-
-// matchedTypes are the object types matched across tenants, in the
-// order restore creates them.
-func matchedTypes() []string {
-	var types []string
-	for typ := range restore.Kinds {
-		if restore.MatchKeys(typ) != nil {
-			types = append(types, typ)
-		}
-	}
-	sort.Slice(types, func(i, j int) bool {
-		a, b := restore.Kinds[types[i]], restore.Kinds[types[j]]
-		return a.Phase < b.Phase || a.Phase == b.Phase && a.Type < b.Type
-	})
-	return types
 }
 
 // defaultDomains maps the source tenant's default domain to the target's.
@@ -159,13 +121,4 @@ func (a *Restore) defaultDomain(ctx context.Context, tenantID string) (string, e
 		}
 	}
 	return "", fmt.Errorf("tenant %s has no default domain", tenantID)
-}
-
-func decodeObject(raw []byte) map[string]any {
-	var o map[string]any
-	_ = json.Unmarshal(raw, &o)
-	if o == nil {
-		o = map[string]any{}
-	}
-	return o
 }

@@ -89,19 +89,45 @@ func (m DomainMap) rewrite(v any) any {
 	return v
 }
 
-// Matcher finds snapshot objects' twins among a target tenant's objects.
-type Matcher struct {
-	// byKey: object type → "property\x00lower-case value" → target ids.
-	byKey map[string]map[string][]string
-	// matched are target ids already taken by a match (or the id map).
-	matched set
+// MatchedTypes are the object types matched across tenants, in the order
+// restore creates them: an application before its service principal,
+// which is matched by the appId the application's match mapped.
+func MatchedTypes() []string {
+	var types []string
+	for typ := range Kinds {
+		if MatchKeys(typ) != nil {
+			types = append(types, typ)
+		}
+	}
+	sort.Slice(types, func(i, j int) bool {
+		a, b := Kinds[types[i]], Kinds[types[j]]
+		return a.Phase < b.Phase || a.Phase == b.Phase && a.Type < b.Type
+	})
+	return types
 }
 
-// NewMatcher returns an empty matcher; feed it the target's objects.
-func NewMatcher() *Matcher { return &Matcher{byKey: map[string]map[string][]string{}, matched: set{}} }
+// Matcher finds snapshot objects' twins among a target tenant's objects
+// and records each in the id map.
+type Matcher struct {
+	idmap *IDMap
+	// byKey: object type → "property\x00lower-case value" → target ids.
+	byKey map[string]map[string][]string
+	alt   map[string]string // target id → its alternate id (appId)
+	// matched are target ids already taken by a match (or the id map).
+	matched set
+	added   map[string]string
+}
+
+// NewMatcher returns an empty matcher recording into idmap; feed it the
+// target's objects (AddTarget), then the snapshot's (Match).
+func NewMatcher(idmap *IDMap) *Matcher {
+	return &Matcher{idmap: idmap, byKey: map[string]map[string][]string{}, alt: map[string]string{}, matched: set{},
+		added: map[string]string{}}
+}
 
 // AddTarget indexes one object of the target tenant.
-func (m *Matcher) AddTarget(objType, id string, obj map[string]any) {
+func (m *Matcher) AddTarget(objType, id string, raw []byte) {
+	obj := decode(raw)
 	keys := m.byKey[objType]
 	if keys == nil {
 		keys = map[string][]string{}
@@ -113,40 +139,58 @@ func (m *Matcher) AddTarget(objType, id string, obj map[string]any) {
 			keys[k] = append(keys[k], id)
 		}
 	}
+	if kind := Kinds[objType]; kind.AltID != "" {
+		m.alt[id], _ = obj[kind.AltID].(string)
+	}
 }
 
-// Taken marks a target id as the twin of a snapshot object already (by
-// the id map), so no other object matches it.
-func (m *Matcher) Taken(id string) { m.matched[id] = true }
-
-// Match finds obj's twin: the one target object sharing the first key
-// that any target object has. Several candidates for that key are
-// returned as ambiguous; none for every key means the object is not
-// there.
-func (m *Matcher) Match(objType string, obj map[string]any) (twin string, ambiguous []string, key string) {
+// Match finds the twin of snapshot object id (raw, its addresses already
+// in the target's domains): the id map's, else the one target object
+// sharing the first key any target object has. A twin found goes in the
+// id map, with its alternate id. Several candidates for that key are
+// returned, not guessed; none means the object is not there.
+func (m *Matcher) Match(objType, id string, raw []byte) (candidates []string, key string) {
+	if twin := m.idmap.Resolve(id); twin != id {
+		m.matched[twin] = true // matched or re-created by an earlier restore
+		return nil, ""
+	}
+	obj, _ := RemapIDs(decode(raw), m.idmap).(map[string]any) // an appId its application's match mapped
 	for _, prop := range MatchKeys(objType) {
 		v, _ := obj[prop].(string)
 		if v == "" {
 			continue
 		}
 		var free []string
-		for _, id := range m.byKey[objType][prop+"\x00"+strings.ToLower(v)] {
-			if !m.matched[id] {
-				free = append(free, id)
+		for _, t := range m.byKey[objType][prop+"\x00"+strings.ToLower(v)] {
+			if !m.matched[t] {
+				free = append(free, t)
 			}
 		}
 		switch len(free) {
 		case 0:
 			continue
 		case 1:
-			m.matched[free[0]] = true
-			return free[0], nil, prop
+			m.record(objType, id, free[0], obj)
+			return nil, prop
 		}
 		sort.Strings(free)
-		return "", free, prop
+		return free, prop
 	}
-	return "", nil, ""
+	return nil, ""
 }
+
+func (m *Matcher) record(objType, id, twin string, obj map[string]any) {
+	m.matched[twin] = true
+	m.idmap.Set(id, twin)
+	m.added[id] = twin
+	if alt, _ := obj[Kinds[objType].AltID].(string); alt != "" && m.alt[twin] != "" {
+		m.idmap.Set(alt, m.alt[twin])
+		m.added[alt] = m.alt[twin]
+	}
+}
+
+// Added are the id map entries the matches made, old → new.
+func (m *Matcher) Added() map[string]string { return m.added }
 
 // Ambiguous plans an object that several target objects could be: it is
 // not restored, and the plan says which candidates to tell apart.
