@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/entravault/entravault/internal/connector"
@@ -12,18 +11,26 @@ import (
 // older or broader snapshot, would look deleted. They are left out of the
 // plan, with a skip saying how to restore them.
 type coverage struct {
-	groups, units []string // nil: all
+	groups, units map[string]bool // nil: all
 }
 
 func coverageOf(sc connector.Scopes) coverage {
 	var c coverage
 	if g := sc.Groups; g != nil && !g.All {
-		c.groups = append([]string{}, g.Include...)
+		c.groups = setOf(g.Include)
 	}
 	if a := sc.AdministrativeUnits; a != nil && !a.All {
-		c.units = append([]string{}, a.Include...)
+		c.units = setOf(a.Include)
 	}
 	return c
+}
+
+func setOf(ids []string) map[string]bool {
+	s := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		s[id] = true
+	}
+	return s
 }
 
 // outside returns why the object (or the relation owned by) id of typ is
@@ -31,9 +38,9 @@ func coverageOf(sc connector.Scopes) coverage {
 func (c coverage) outside(typ, id string) string {
 	owner, _, _ := strings.Cut(typ, ".")
 	switch {
-	case owner == "group" && c.groups != nil && !slices.Contains(c.groups, id):
+	case owner == "group" && c.groups != nil && !c.groups[id]:
 		return "not in the connector's groups scope (specific groups): add it there to restore it"
-	case owner == "administrativeUnit" && c.units != nil && !slices.Contains(c.units, id):
+	case owner == "administrativeUnit" && c.units != nil && !c.units[id]:
 		return "not in the connector's administrative units scope (specific units): add it there to restore it"
 	}
 	return ""

@@ -58,32 +58,43 @@ func (s *Simulator) shareApps(t *model.Tenant) {
 // Tenants are every tenant the process serves, the first one first.
 func (s *Simulator) Tenants() []*Simulator { return append([]*Simulator{s}, s.others...) }
 
-// tenantNamed finds a tenant by id or verified domain; nil if none.
-func (s *Simulator) tenantNamed(name string) *Simulator {
+// tenantRoutes are each tenant's handler by its id and its verified
+// domains (lower case), built once: they do not change.
+type tenantRoutes struct {
+	byName map[string]http.Handler
+	home   http.Handler
+}
+
+func (s *Simulator) routes(handlerOf func(*Simulator) http.Handler) tenantRoutes {
+	rt := tenantRoutes{byName: map[string]http.Handler{}}
 	for _, t := range s.Tenants() {
-		if strings.EqualFold(t.creds.TenantID, name) {
-			return t
+		h := handlerOf(t)
+		if t == s {
+			rt.home = h
 		}
+		rt.byName[strings.ToLower(t.creds.TenantID)] = h
 		for _, d := range t.tenant.VerifiedDomains() {
-			if strings.EqualFold(d, name) {
-				return t
-			}
+			rt.byName[strings.ToLower(d)] = h
 		}
 	}
-	return nil
+	return rt
+}
+
+// pick is the handler of the tenant name names, else the first tenant's.
+func (rt tenantRoutes) pick(name string) http.Handler {
+	if h := rt.byName[strings.ToLower(name)]; h != nil {
+		return h
+	}
+	return rt.home
 }
 
 // graphFront routes Graph by the token's tenant and the control API by
 // /_sim/tenants/{id}/…; everything else is the first tenant's.
 func (s *Simulator) graphFront() http.Handler {
-	home := s.Handler()
 	if len(s.others) == 0 {
-		return home
+		return s.Handler()
 	}
-	handlers := map[*Simulator]http.Handler{s: home}
-	for _, o := range s.others {
-		handlers[o] = o.Handler()
-	}
+	rt := s.routes((*Simulator).Handler)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_sim/tenants" {
 			writeJSON(w, http.StatusOK, s.creds.Tenants)
@@ -91,42 +102,34 @@ func (s *Simulator) graphFront() http.Handler {
 		}
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/_sim/tenants/"); ok {
 			name, tail, _ := strings.Cut(rest, "/")
-			t := s.tenantNamed(name)
-			if t == nil {
+			h := rt.byName[strings.ToLower(name)]
+			if h == nil {
 				writeJSON(w, http.StatusNotFound, map[string]string{"error": "no tenant " + name})
 				return
 			}
 			r = r.Clone(r.Context())
 			r.URL.Path = "/_sim/" + tail
-			handlers[t].ServeHTTP(w, r)
+			h.ServeHTTP(w, r)
 			return
 		}
-		if t := s.tenantNamed(tokenTenant(r)); t != nil && strings.HasPrefix(r.URL.Path, "/v1.0/") {
-			handlers[t].ServeHTTP(w, r)
+		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
+			rt.pick(tokenTenant(r)).ServeHTTP(w, r)
 			return
 		}
-		home.ServeHTTP(w, r)
+		rt.home.ServeHTTP(w, r)
 	})
 }
 
 // loginFront routes sign-in by the tenant its path names; "common",
 // "organizations" and unknown names go to the first tenant.
 func (s *Simulator) loginFront() http.Handler {
-	home := s.login.Handler()
 	if len(s.others) == 0 {
-		return home
+		return s.login.Handler()
 	}
-	handlers := map[*Simulator]http.Handler{s: home}
-	for _, o := range s.others {
-		handlers[o] = o.login.Handler()
-	}
+	rt := s.routes(func(t *Simulator) http.Handler { return t.login.Handler() })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		if t := s.tenantNamed(name); t != nil {
-			handlers[t].ServeHTTP(w, r)
-			return
-		}
-		home.ServeHTTP(w, r)
+		rt.pick(name).ServeHTTP(w, r)
 	})
 }
 
