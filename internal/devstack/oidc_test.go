@@ -97,8 +97,15 @@ func (h *harness) userTokens(upn string, confidential bool) tokens {
 // redeem posts form to the simulator's token endpoint.
 func (h *harness) redeem(form url.Values) tokens {
 	h.t.Helper()
+	return h.redeemIn(h.creds.TenantID, form)
+}
+
+// redeemIn is redeem at the token endpoint of another tenant of the
+// simulator.
+func (h *harness) redeemIn(tenantID string, form url.Values) tokens {
+	h.t.Helper()
 	sim := h.stack.Simulator()
-	resp, err := sim.HTTPClient().PostForm(sim.AuthorityHost()+h.creds.TenantID+"/oauth2/v2.0/token", form)
+	resp, err := sim.HTTPClient().PostForm(sim.AuthorityHost()+tenantID+"/oauth2/v2.0/token", form)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -236,20 +236,9 @@ type graphCaller struct {
 
 func (h *harness) graphAs(c tenantsim.Credentials, app tenantsim.AppCredentials) *graphCaller {
 	h.t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {app.ClientID},
-		"client_secret": {app.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}}
-	resp, err := h.stack.Simulator().HTTPClient().PostForm(c.AuthorityHost+c.TenantID+"/oauth2/v2.0/token", form)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		h.t.Fatalf("token for %s: %d %v", c.TenantDomain, resp.StatusCode, err)
-	}
-	return &graphCaller{t: h.t, h: h, base: c.GraphURL, token: tok.AccessToken}
+	tok := h.redeemIn(c.TenantID, url.Values{"grant_type": {"client_credentials"}, "client_id": {app.ClientID},
+		"client_secret": {app.ClientSecret}, "scope": {"https://graph.microsoft.com/.default"}})
+	return &graphCaller{t: h.t, h: h, base: c.GraphURL, token: tok.Access}
 }
 
 func (g *graphCaller) do(method, path string, body any) []byte {

@@ -555,12 +555,9 @@ func TestLocks(t *testing.T) {
 		}
 	})
 	t.Run("a dead holder's lock is ignored and removed by Unlock", func(t *testing.T) {
-		if runtime.GOOS != "linux" {
-			t.Skip("dead holders are told apart through /proc")
-		}
 		r := smallRepo(t)
 		self := thisHolder()
-		child := exec.Command("true")
+		child := exec.Command(os.Args[0], "-test.run=^$") // this test binary, running nothing
 		if err := child.Run(); err != nil {
 			t.Fatal(err)
 		}
@@ -596,11 +593,20 @@ func TestLocks(t *testing.T) {
 			got = append(got, names[l.Name]+": "+l.Gone)
 		}
 		sort.Strings(got)
-		if want := []string{"exited: holder exited", "reused pid: holder exited"}; !slices.Equal(got, want) {
+		// Only Linux tells a dead holder apart (through /proc); elsewhere
+		// every fresh lock is left to go stale.
+		want := []string{}
+		if runtime.GOOS == "linux" {
+			want = []string{"exited: holder exited", "reused pid: holder exited"}
+		}
+		if got == nil {
+			got = []string{}
+		}
+		if !slices.Equal(got, want) {
 			t.Fatalf("Unlock removed %q, want %q", got, want)
 		}
-		if removed, err = r.Unlock(ctx, true); err != nil || len(removed) != 2 {
-			t.Fatalf("Unlock(all) = %d locks, %v; want the 2 left", len(removed), err)
+		if removed, err = r.Unlock(ctx, true); err != nil || len(removed) != len(holders)-len(want) {
+			t.Fatalf("Unlock(all) = %d locks, %v; want the %d left", len(removed), err, len(holders)-len(want))
 		}
 		if _, err := r.Prune(ctx, PruneOptions{}); err != nil {
 			t.Fatalf("prune after unlock: %v", err)
